@@ -1,0 +1,60 @@
+"""The FastAPI application: mounts each area's router behind the shared middleware."""
+
+from __future__ import annotations
+
+from fastapi import Depends, FastAPI
+from pydantic import BaseModel
+
+from cameoguard import __version__
+from cameoguard.audit.api import router as audit_router
+from cameoguard.auth.api import router as keys_router
+from cameoguard.auth.keys import Principal, Scope
+from cameoguard.deps import require_scope
+from cameoguard.errors import install_error_handlers
+from cameoguard.health import router as health_router
+from cameoguard.middleware import RequestContextMiddleware
+from cameoguard.observability import configure_logging
+from cameoguard.settings import get_settings
+
+DESCRIPTION = """
+Trust-and-safety and provenance checks for an AI video app with cameos.
+
+Authenticate with an API key: `Authorization: Bearer cg_...` (create one with
+`cameoguard keys create --scope admin`). Every route names the scopes it admits.
+Errors share one shape: `{"error": {"code", "message", "request_id", "details"}}`.
+"""
+
+
+class WhoAmI(BaseModel):
+    key_id: str
+    name: str
+    scopes: list[str]
+    roles: list[str]
+
+
+def create_app() -> FastAPI:
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    app = FastAPI(title="cameoguard", version=__version__, description=DESCRIPTION)
+    install_error_handlers(app)
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body=settings.max_request_bytes,
+        max_upload=settings.max_upload_bytes,
+    )
+    app.include_router(health_router)
+    app.include_router(keys_router)
+    app.include_router(audit_router)
+
+    any_scope = require_scope(*Scope)
+
+    @app.get("/v1/whoami", response_model=WhoAmI, tags=["auth"])
+    def whoami(principal: Principal = Depends(any_scope)) -> WhoAmI:
+        return WhoAmI(
+            key_id=principal.key_id,
+            name=principal.name,
+            scopes=sorted(principal.scopes),
+            roles=sorted(principal.roles),
+        )
+
+    return app

@@ -1,0 +1,168 @@
+"""The `cameoguard` command: assembles each area's sub-commands."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cameoguard.audit.log import recent, verify_chain
+from cameoguard.auth.keys import KNOWN_ROLES, Scope, create_key, list_keys, revoke_key
+from cameoguard.db import session_scope
+from cameoguard.settings import get_settings
+
+app = typer.Typer(
+    help="cameoguard: trust-and-safety and provenance for an AI video app with cameos.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database: migrations.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
+audit_app = typer.Typer(help="The hash-chained audit log: verify, tail.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(keys_app, name="keys")
+app.add_typer(audit_app, name="audit")
+
+err = Console(stderr=True)
+CLI_ACTOR = "cli:operator"
+
+
+@app.command()
+def serve(
+    host: str = typer.Option(None, help="Bind address (default: setting `host`)"),
+    port: int = typer.Option(None, help="Port (default: setting `port`)"),
+) -> None:
+    """Serve the HTTP API."""
+    import uvicorn
+
+    settings = get_settings()
+    uvicorn.run(
+        "cameoguard.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        log_config=None,
+        timeout_graceful_shutdown=10,
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = typer.Argument("head")) -> None:
+    """Apply migrations up to REVISION (default: the latest)."""
+    from cameoguard.migrate import upgrade
+
+    settings = get_settings()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    upgrade(revision=revision)
+    err.print(f"database at revision {revision}: {_redact(settings.effective_database_url)}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the database's migration revision."""
+    from cameoguard.migrate import current_revision
+
+    typer.echo(current_revision() or "(empty database)")
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@keys_app.command("create")
+def keys_create(
+    scope: list[Scope] = typer.Option(..., "--scope", help="Repeat for several scopes"),
+    name: str = typer.Option("cli", help="A label for the key's holder"),
+    role: list[str] = typer.Option(
+        [], "--role", help=f"Reviewer roles, repeatable: {', '.join(sorted(KNOWN_ROLES))}"
+    ),
+) -> None:
+    """Create an API key and print it once (only its hash is stored)."""
+    try:
+        with session_scope() as session:
+            new = create_key(session, name=name, scopes=scope, roles=role, created_by=CLI_ACTOR)
+    except ValueError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    err.print(f"key id {new.key_id}, scopes {sorted(s.value for s in scope)}; store it now:")
+    typer.echo(new.secret)
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """List keys (ids, names, scopes; never the keys)."""
+    table = Table("id", "name", "scopes", "roles", "created", "revoked")
+    with session_scope() as session:
+        for row in list_keys(session):
+            table.add_row(
+                row.id,
+                row.name,
+                ",".join(row.scopes),
+                ",".join(row.roles),
+                row.created_at.isoformat(timespec="seconds"),
+                row.revoked_at.isoformat(timespec="seconds") if row.revoked_at else "",
+            )
+    Console().print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: str, reason: str = typer.Option(..., help="Why, for the audit log")
+) -> None:
+    """Revoke a key at once."""
+    with session_scope() as session:
+        if not revoke_key(session, key_id, actor=CLI_ACTOR, reason=reason):
+            err.print(f"[red]error:[/red] no active key {key_id!r}")
+            raise typer.Exit(1)
+    err.print(f"revoked {key_id}")
+
+
+@audit_app.command("verify")
+def audit_verify(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Check the whole hash chain; exit 1 if any row was edited, deleted or inserted."""
+    with session_scope() as session:
+        report = verify_chain(session)
+    if as_json:
+        problems = [{"seq": p.seq, "problem": p.problem} for p in report.problems]
+        typer.echo(json.dumps({"ok": report.ok, "entries": report.entries, "problems": problems}))
+    elif report.ok:
+        err.print(f"[green]audit chain intact[/green]: {report.entries} entries")
+    else:
+        err.print(f"[red]audit chain BROKEN[/red]: {len(report.problems)} problem(s)")
+        for problem in report.problems:
+            err.print(f"  seq {problem.seq if problem.seq is not None else '-'}: {problem.problem}")
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@audit_app.command("tail")
+def audit_tail(limit: int = typer.Option(20, min=1, max=1000)) -> None:
+    """Print the latest entries as JSON lines, oldest first."""
+    with session_scope() as session:
+        rows = recent(session, limit=limit)
+    for entry in reversed(rows):
+        typer.echo(
+            json.dumps(
+                {
+                    "seq": entry.seq,
+                    "at": entry.at,
+                    "actor": entry.actor,
+                    "action": entry.action,
+                    "subject": entry.subject,
+                    "reason": entry.reason,
+                    "details": json.loads(entry.details),
+                }
+            )
+        )
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,58 @@
+"""FastAPI dependencies shared by every area: the database session and the caller's key."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from cameoguard.auth.keys import Principal, Scope, authenticate
+from cameoguard.db import session_scope
+from cameoguard.errors import ApiError
+
+_bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer cg_...`")
+
+
+def get_session() -> Iterator[Session]:
+    """One transaction per request; an unreachable database is a 503, never a silent pass."""
+    try:
+        with session_scope() as session:
+            yield session
+    except OperationalError as exc:
+        raise ApiError(503, "database unavailable", code="database_unavailable") from exc
+
+
+def require_scope(*scopes: Scope) -> Callable[..., Principal]:
+    """A dependency that admits a valid key holding at least one of `scopes`."""
+    allowed = frozenset(s.value for s in scopes)
+
+    def dependency(
+        request: Request,
+        credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
+        session: Session = Depends(get_session),
+    ) -> Principal:
+        presented = credentials.credentials if credentials else request.headers.get("x-api-key")
+        if not presented:
+            raise ApiError(
+                401, "missing API key", headers={"WWW-Authenticate": 'Bearer realm="cameoguard"'}
+            )
+        principal = authenticate(session, presented)
+        if principal is None:
+            raise ApiError(
+                401,
+                "invalid or revoked API key",
+                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            )
+        if not principal.scopes & allowed:
+            raise ApiError(
+                403,
+                f"this key lacks the scope for this route (needs one of {sorted(allowed)})",
+            )
+        request.state.principal = principal
+        return principal
+
+    dependency.required_scopes = allowed  # type: ignore[attr-defined]
+    return dependency

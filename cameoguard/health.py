@@ -1,0 +1,87 @@
+"""Liveness, readiness and metrics endpoints.
+
+/readyz reports every part (database, broker, models). Parts listed in the setting
+`ready_requires` must be up for a 200; the others are reported but do not fail the probe.
+Areas register their models with `register_model_check`; a model that is not loaded fails closed.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from cameoguard import db
+from cameoguard.broker import probe_broker
+from cameoguard.settings import get_settings
+
+log = logging.getLogger("cameoguard.health")
+router = APIRouter(tags=["health"])
+
+# name -> callable returning None when the model is loaded, or raising / returning the reason.
+_model_checks: dict[str, Callable[[], str | None]] = {}
+
+
+def register_model_check(name: str, check: Callable[[], str | None]) -> None:
+    _model_checks[name] = check
+
+
+def _timed(check: Callable[[], str | None]) -> dict[str, Any]:
+    started = time.perf_counter()
+    try:
+        reason = check()
+    except Exception as exc:  # a probe must report, never crash
+        reason = f"{type(exc).__name__}: {exc}"
+    result: dict[str, Any] = {
+        "ok": reason is None,
+        "ms": round((time.perf_counter() - started) * 1000, 1),
+    }
+    if reason is not None:
+        result["error"] = reason
+    return result
+
+
+def _database() -> str | None:
+    db.ping()
+    return None
+
+
+def readiness() -> tuple[bool, dict[str, Any]]:
+    settings = get_settings()
+    models = {name: _timed(check) for name, check in sorted(_model_checks.items())}
+    parts: dict[str, dict[str, Any]] = {
+        "database": _timed(_database),
+        "broker": {
+            **_timed(lambda: probe_broker(settings.kafka_bootstrap)),
+            "bootstrap": settings.kafka_bootstrap,
+        },
+        "models": {"ok": all(m["ok"] for m in models.values()), "models": models},
+    }
+    for name, part in parts.items():
+        part["required"] = name in settings.ready_requires
+    ready = all(part["ok"] for part in parts.values() if part["required"])
+    return ready, parts
+
+
+@router.get("/healthz", summary="Liveness: the process is serving")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="Readiness of each part: database, broker, models")
+def readyz() -> JSONResponse:
+    ready, parts = readiness()
+    return JSONResponse(
+        {"status": "ready" if ready else "not_ready", "parts": parts},
+        status_code=200 if ready else 503,
+    )
+
+
+@router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
+def metrics() -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,135 @@
+"""Service settings: environment variables (CAMEOGUARD_*) over an optional TOML file over defaults.
+
+The TOML file is named by CAMEOGUARD_CONFIG, or `cameoguard.toml` in CAMEOGUARD_HOME when present.
+Keys in the file are the field names below (e.g. `database_url = "postgresql+psycopg://..."`).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+
+def _home() -> Path:
+    return Path(os.environ.get("CAMEOGUARD_HOME", "var")).resolve()
+
+
+def _config_file() -> Path | None:
+    named = os.environ.get("CAMEOGUARD_CONFIG")
+    if named:
+        path = Path(named)
+        if not path.is_file():
+            raise FileNotFoundError(f"CAMEOGUARD_CONFIG names {path}, which does not exist")
+        return path
+    default = _home() / "cameoguard.toml"
+    return default if default.is_file() else None
+
+
+class _TomlSource(PydanticBaseSettingsSource):
+    """Reads the optional TOML settings file; unknown keys are an error, not silently ignored."""
+
+    def __init__(self, settings_cls: type[BaseSettings]) -> None:
+        super().__init__(settings_cls)
+        path = _config_file()
+        self._values: dict[str, Any] = {}
+        if path is not None:
+            with path.open("rb") as fh:
+                self._values = tomllib.load(fh)
+            unknown = set(self._values) - set(settings_cls.model_fields)
+            if unknown:
+                raise ValueError(f"{path}: unknown settings {sorted(unknown)}")
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self._values.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self._values)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CAMEOGUARD_", extra="ignore")
+
+    home: Path = Field(default_factory=_home, description="Folder for the embedded defaults' state")
+    database_url: str = Field(
+        default="",
+        description="SQLAlchemy URL; empty means SQLite at $CAMEOGUARD_HOME/cameoguard.db",
+    )
+    kafka_bootstrap: str = Field(default="127.0.0.1:9092", description="Kafka bootstrap servers")
+    media_dir: Path | None = Field(default=None, description="Content-addressed media store folder")
+    secret_key: str = Field(
+        default="",
+        description="Master secret (hex, >=32 bytes); empty means a key file in CAMEOGUARD_HOME",
+        repr=False,
+    )
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_request_bytes: int = Field(default=1_048_576, description="Largest JSON request body")
+    max_upload_bytes: int = Field(default=200 * 1_048_576, description="Largest media upload")
+    ready_requires: Annotated[list[str], NoDecode] = Field(
+        default=["database", "models"],
+        description="Parts that must be up for /readyz to answer 200 (database, broker, models)",
+    )
+    log_level: str = "INFO"
+
+    @field_validator("ready_requires", mode="before")
+    @classmethod
+    def _split_csv(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _TomlSource(settings_cls))
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'cameoguard.db'}"
+
+    @property
+    def effective_media_dir(self) -> Path:
+        return self.media_dir or self.home / "media"
+
+    def master_key(self) -> bytes:
+        """The master secret; created once (mode 0600) in CAMEOGUARD_HOME when not configured."""
+        if self.secret_key:
+            key = bytes.fromhex(self.secret_key)
+            if len(key) < 32:
+                raise ValueError("CAMEOGUARD_SECRET_KEY must be at least 32 bytes of hex")
+            return key
+        path = self.home / "secret.key"
+        if not path.exists():
+            self.home.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(32))
+        return bytes.fromhex(path.read_text().strip())
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings_cache() -> None:
+    """Forget the cached settings (tests and the CLI change the environment)."""
+    get_settings.cache_clear()

@@ -1,0 +1,7 @@
+"""Imports every area's tables so that `Base.metadata` is complete (Alembic, tests)."""
+
+from cameoguard.audit import tables as audit_tables
+from cameoguard.auth import tables as auth_tables
+from cameoguard.db import Base
+
+__all__ = ["Base", "audit_tables", "auth_tables"]

@@ -1,0 +1,1 @@
+"""The generation pipeline behind the policy layer, and its rendering backends."""
