@@ -51,7 +51,7 @@ class JsonFormatter(logging.Formatter):
         if request_id:
             payload["request_id"] = request_id
         for key, value in record.__dict__.items():
-            if key not in self._RESERVED and not key.startswith("_"):
+            if key not in self._RESERVED and not key.startswith("_") and key != "color_message":
                 payload[key] = value
         if record.exc_info:
             payload["exc"] = self.formatException(record.exc_info)
@@ -67,5 +67,7 @@ def configure_logging(level: str = "INFO") -> None:
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    # Client libraries log every connection at INFO; keep their warnings only.
+    logging.getLogger("kafka").setLevel(max(logging.WARNING, root.level))
     # The access log is written by our middleware, with the request id and the route.
     logging.getLogger("uvicorn.access").disabled = True

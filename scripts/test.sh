@@ -12,7 +12,7 @@ cleanup() {
     python scripts/local_broker.py stop --state-dir "$STATE/broker" || true
     if [ -n "${CAMEOGUARD_TEST_PG_DATADIR:-}" ]; then
         if [ "$(id -u)" = 0 ]; then
-            runuser -u postgres -- "$CAMEOGUARD_TEST_PG_CTL" -D "$CAMEOGUARD_TEST_PG_DATADIR/data" -m fast stop >/dev/null || true
+            (cd / && runuser -u postgres -- "$CAMEOGUARD_TEST_PG_CTL" -D "$CAMEOGUARD_TEST_PG_DATADIR/data" -m fast stop >/dev/null) || true
         else
             "$CAMEOGUARD_TEST_PG_CTL" -D "$CAMEOGUARD_TEST_PG_DATADIR/data" -m fast stop >/dev/null || true
         fi
