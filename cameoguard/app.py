@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import Depends, FastAPI
 from pydantic import BaseModel
 
@@ -15,6 +18,8 @@ from cameoguard.health import router as health_router
 from cameoguard.middleware import RequestContextMiddleware
 from cameoguard.observability import configure_logging
 from cameoguard.settings import get_settings
+from safety.policy import service as policy_service
+from safety.policy.api import router as policy_router
 
 DESCRIPTION = """
 Trust-and-safety and provenance checks for an AI video app with cameos.
@@ -35,7 +40,15 @@ class WhoAmI(BaseModel):
 def create_app() -> FastAPI:
     settings = get_settings()
     configure_logging(settings.log_level)
-    app = FastAPI(title="cameoguard", version=__version__, description=DESCRIPTION)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        policy_service.start()
+        yield
+
+    app = FastAPI(
+        title="cameoguard", version=__version__, description=DESCRIPTION, lifespan=lifespan
+    )
     install_error_handlers(app)
     app.add_middleware(
         RequestContextMiddleware,
@@ -45,6 +58,7 @@ def create_app() -> FastAPI:
     app.include_router(health_router)
     app.include_router(keys_router)
     app.include_router(audit_router)
+    app.include_router(policy_router)
 
     any_scope = require_scope(*Scope)
 

@@ -82,6 +82,10 @@ class Settings(BaseSettings):
         description="Parts that must be up for /readyz to answer 200 (database, broker, models)",
     )
     log_level: str = "INFO"
+    policy_pack: Path | None = Field(
+        default=None, description="Policy pack YAML; empty means policies/default.yaml"
+    )
+    model_threads: int = Field(default=2, description="CPU threads for the text model")
 
     @field_validator("ready_requires", mode="before")
     @classmethod

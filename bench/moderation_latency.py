@@ -1,0 +1,196 @@
+"""Latency of `POST /v1/checks/prompt` over HTTP at a steady request rate, and the maximum
+throughput with concurrent clients (the service micro-batches their model calls).
+
+    python bench/moderation_latency.py [--quick] [--rate 100] [--seconds 60]
+
+Starts the real service (`cameoguard serve`, SQLite, audit log on) in a second process on a free
+port, makes a platform key, then drives it from this process. Latency is measured from each
+request's scheduled send time (open loop), so a slow server cannot hide its queueing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench._machine import describe
+from safety.policy.training_data import load_split
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(home: Path, port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "CAMEOGUARD_HOME": str(home), "CAMEOGUARD_LOG_LEVEL": "WARNING"}
+    env.pop("CAMEOGUARD_DATABASE_URL", None)
+    exe = str(Path(sys.executable).parent / "cameoguard")
+    subprocess.run([exe, "db", "upgrade"], env=env, check=True, capture_output=True)
+    proc = subprocess.Popen(
+        [exe, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited: {proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+        time.sleep(0.5)
+    proc.kill()
+    raise SystemExit("server did not become ready")
+
+
+def make_key(home: Path) -> str:
+    env = {**os.environ, "CAMEOGUARD_HOME": str(home)}
+    env.pop("CAMEOGUARD_DATABASE_URL", None)
+    exe = str(Path(sys.executable).parent / "cameoguard")
+    out = subprocess.run(
+        [exe, "keys", "create", "--scope", "platform", "--name", "bench"],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return out.stdout.strip()
+
+
+def steady(url: str, key: str, prompts: list[str], rate: float, seconds: float) -> dict[str, float]:
+    """Open loop: request i is due at start + i/rate, whatever happened before."""
+    total = int(rate * seconds)
+    latencies: list[float] = []
+    errors = 0
+    lock = threading.Lock()
+    client = httpx.Client(
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=30,
+        limits=httpx.Limits(max_connections=64),
+    )
+    start = time.perf_counter() + 0.2
+
+    def one(i: int) -> None:
+        nonlocal errors
+        due = start + i / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        try:
+            r = client.post(
+                url,
+                json={
+                    "prompt": prompts[i % len(prompts)],
+                    "requester": {"id": f"u{i % 50}", "age_group": "adult"},
+                },
+            )
+            ok = r.status_code == 200
+        except httpx.HTTPError:
+            ok = False
+        done = time.perf_counter()
+        with lock:
+            latencies.append(done - due)
+            if not ok:
+                errors += 1
+
+    with ThreadPoolExecutor(max_workers=64) as pool:
+        list(pool.map(one, range(total)))
+    client.close()
+    arr = np.array(latencies) * 1000
+    return {
+        "n": total,
+        "p50": float(np.percentile(arr, 50)),
+        "p99": float(np.percentile(arr, 99)),
+        "max": float(arr.max()),
+        "errors": errors,
+    }
+
+
+def saturate(
+    url: str, key: str, prompts: list[str], clients: int, seconds: float
+) -> dict[str, float]:
+    done = 0
+    errors = 0
+    lock = threading.Lock()
+    stop = time.perf_counter() + seconds
+
+    def worker(offset: int) -> None:
+        nonlocal done, errors
+        client = httpx.Client(headers={"Authorization": f"Bearer {key}"}, timeout=30)
+        i = offset
+        while time.perf_counter() < stop:
+            r = client.post(url, json={"prompt": prompts[i % len(prompts)]})
+            with lock:
+                done += 1
+                errors += r.status_code != 200
+            i += clients
+        client.close()
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return {"rps": done / (time.perf_counter() - started), "n": done, "errors": errors}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="10 s steady + 10 s saturation")
+    parser.add_argument("--rate", type=float, default=100.0)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--clients", type=int, default=32)
+    args = parser.parse_args()
+    seconds = 10.0 if args.quick else args.seconds
+    prompts = [e.text for e in load_split("test") if len(e.text) < 400]
+    random.Random(0).shuffle(prompts)
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp)
+        port = free_port()
+        proc = start_server(home, port)
+        try:
+            key = make_key(home)
+            url = f"http://127.0.0.1:{port}/v1/checks/prompt"
+            steady(url, key, prompts, args.rate, 3)  # warm-up
+            s = steady(url, key, prompts, args.rate, seconds)
+            t = saturate(url, key, prompts, args.clients, 10.0 if args.quick else 20.0)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    print(f"machine: {describe()}")
+    print(
+        f"steady {args.rate:.0f} req/s for {seconds:.0f}s: n={s['n']} p50={s['p50']:.1f} ms "
+        f"p99={s['p99']:.1f} ms max={s['max']:.1f} ms errors={s['errors']}"
+    )
+    print(
+        f"saturation, {args.clients} clients: {t['rps']:.0f} checks/s "
+        f"(n={t['n']}, errors={t['errors']})"
+    )
+    print(f"headline: p99 {s['p99']:.1f} ms at {args.rate:.0f} req/s; max {t['rps']:.0f} checks/s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,282 @@
+"""HTTP routes of the policy area: OpenAI-compatible moderations, the richer prompt check, and
+the admin view and reload of the policy pack."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import time
+import uuid
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends
+from prometheus_client import Counter, Histogram
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
+from sqlalchemy.orm import Session
+
+from cameoguard.audit.log import record
+from cameoguard.auth.keys import Principal, Scope
+from cameoguard.deps import get_session, require_scope
+from cameoguard.errors import ApiError
+from safety.policy import service
+from safety.policy.engine import CheckContext, Decision
+from safety.policy.normalize import MAX_TEXT_CHARS, InvalidText
+from safety.policy.pack import CATEGORIES, PackError
+
+log = logging.getLogger("cameoguard.policy")
+router = APIRouter(tags=["policy"])
+platform = require_scope(Scope.platform)
+admin = require_scope(Scope.admin)
+anyone = require_scope(*Scope)
+
+MAX_INPUTS = 128
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+DECISIONS = Counter("cameoguard_policy_decisions_total", "Policy decisions", ["endpoint", "action"])
+CHECK_SECONDS = Histogram(
+    "cameoguard_policy_check_seconds",
+    "Time to decide, model included",
+    ["endpoint"],
+    buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2),
+)
+
+Text = Annotated[StrictStr, Field(min_length=1, max_length=MAX_TEXT_CHARS)]
+
+
+def _no_controls(text: str) -> str:
+    if _CONTROL.search(text):
+        raise ValueError("text contains control characters (only tab and newlines are allowed)")
+    if not text.strip():
+        raise ValueError("text is empty or only whitespace")
+    return text
+
+
+class ModerationRequest(BaseModel):
+    """The OpenAI moderation request shape."""
+
+    model_config = ConfigDict(extra="forbid")
+    input: Text | Annotated[list[Text], Field(min_length=1, max_length=MAX_INPUTS)]
+    model: StrictStr | None = Field(None, max_length=100, description="Accepted and ignored")
+
+    @field_validator("input")
+    @classmethod
+    def _clean(cls, value: str | list[str]) -> str | list[str]:
+        for text in [value] if isinstance(value, str) else value:
+            _no_controls(text)
+        return value
+
+
+class ModerationResult(BaseModel):
+    flagged: bool
+    categories: dict[str, bool]
+    category_scores: dict[str, float]
+    category_applied_input_types: dict[str, list[str]]
+
+
+class ModerationResponse(BaseModel):
+    id: str
+    model: str
+    results: list[ModerationResult]
+
+
+class Requester(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: StrictStr = Field(min_length=1, max_length=200)
+    age_group: Literal["adult", "teen", "unknown"] = Field(
+        "unknown", description="`unknown` gets the teen thresholds (fail closed)"
+    )
+
+
+class PromptCheckRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    prompt: Text
+    requester: Requester | None = None
+    cameo_ids: list[Annotated[StrictStr, Field(min_length=1, max_length=64)]] = Field(
+        default_factory=list, max_length=10
+    )
+    language: StrictStr | None = Field(None, pattern=r"^[a-z]{2}$")
+    purpose: Literal["generation", "caption", "comment"] = "generation"
+
+    @field_validator("prompt")
+    @classmethod
+    def _clean(cls, value: str) -> str:
+        return _no_controls(value)
+
+
+class CategoryOut(BaseModel):
+    score: float
+    model_score: float
+    thresholds: dict[str, float]
+    threshold_set: str
+    action: str
+    rules: list[str]
+    applies: bool
+
+
+class PromptCheckResponse(BaseModel):
+    id: str
+    decision: Literal["allow", "review", "block"]
+    flagged: list[str]
+    categories: dict[str, CategoryOut]
+    rules: list[dict[str, Any]]
+    escalations: list[str]
+    reasons: list[str]
+    pack: str
+    model: str
+    language: str
+    obfuscated: bool
+
+
+class PolicyInfo(BaseModel):
+    pack: str
+    description: str
+    languages: list[str]
+    categories: dict[str, dict[str, Any]]
+    rules: int
+    model: str
+    last_reload_error: str | None
+
+
+def _decide(texts: list[str], context: CheckContext, endpoint: str) -> list[Decision]:
+    engine = service.require_engine()
+    started = time.perf_counter()
+    try:
+        decisions = engine.check_many(texts, context)
+    except InvalidText as exc:
+        raise ApiError(422, str(exc)) from exc
+    except Exception as exc:
+        log.exception("policy check failed")
+        raise ApiError(
+            503, "the text classifier failed; nothing was allowed", code="model_error"
+        ) from exc
+    CHECK_SECONDS.labels(endpoint).observe(time.perf_counter() - started)
+    for decision in decisions:
+        DECISIONS.labels(endpoint, decision.action).inc()
+    return decisions
+
+
+@router.post("/v1/moderations", response_model=ModerationResponse)
+def moderations(body: ModerationRequest, _: Principal = Depends(platform)) -> ModerationResponse:
+    """OpenAI-compatible moderation of captions and comments (`purpose` caption: checks that only
+    concern generation prompts, such as named real people, do not apply)."""
+    texts = [body.input] if isinstance(body.input, str) else body.input
+    decisions = _decide(texts, CheckContext(purpose="caption"), "moderations")
+    engine = service.require_engine()
+    return ModerationResponse(
+        id=f"modr-{uuid.uuid4().hex}",
+        model=f"cameoguard-{engine.classifier.version}",
+        results=[
+            ModerationResult(
+                flagged=d.action != "allow",
+                categories={c: d.categories[c].action != "allow" for c in CATEGORIES},
+                category_scores={c: d.categories[c].score for c in CATEGORIES},
+                category_applied_input_types={c: ["text"] for c in CATEGORIES},
+            )
+            for d in decisions
+        ],
+    )
+
+
+@router.post("/v1/checks/prompt", response_model=PromptCheckResponse)
+def check_prompt(
+    body: PromptCheckRequest,
+    principal: Principal = Depends(platform),
+    session: Session = Depends(get_session),
+) -> PromptCheckResponse:
+    """The decision for one generation prompt (or caption/comment), with every reason."""
+    requester = body.requester or Requester(id="anonymous")
+    context = CheckContext(
+        age_group=requester.age_group,
+        uses_cameo=bool(body.cameo_ids),
+        purpose=body.purpose,
+        language=body.language,
+    )
+    decision = _decide([body.prompt], context, "checks/prompt")[0]
+    check_id = f"chk_{uuid.uuid4().hex}"
+    record(
+        session,
+        actor=principal.actor,
+        action="policy.check",
+        subject=f"check:{check_id}",
+        reason="; ".join(decision.reasons) or "no category reached its review threshold",
+        details={
+            "decision": decision.action,
+            "flagged": decision.flagged,
+            "rules": [r["id"] for r in decision.rules],
+            "escalations": decision.escalations,
+            "pack": decision.pack,
+            "model": decision.model,
+            "requester": requester.id,
+            "age_group": requester.age_group,
+            "cameo_ids": body.cameo_ids,
+            "purpose": body.purpose,
+            # The prompt itself is not kept in the audit log: its hash ties a complaint to it.
+            "prompt_sha256": hashlib.sha256(body.prompt.encode()).hexdigest(),
+            "prompt_chars": len(body.prompt),
+        },
+    )
+    return PromptCheckResponse(
+        id=check_id,
+        decision=decision.action,  # type: ignore[arg-type]
+        flagged=decision.flagged,
+        categories={
+            name: CategoryOut(**vars(result)) for name, result in decision.categories.items()
+        },
+        rules=decision.rules,
+        escalations=decision.escalations,
+        reasons=decision.reasons,
+        pack=decision.pack,
+        model=decision.model,
+        language=decision.language,
+        obfuscated=decision.obfuscated,
+    )
+
+
+def _policy_info() -> PolicyInfo:
+    engine = service.require_engine()
+    pack = engine.pack
+    return PolicyInfo(
+        pack=pack.ref,
+        description=pack.description,
+        languages=pack.languages,
+        categories={
+            name: policy.model_dump(exclude_none=True) for name, policy in pack.categories.items()
+        },
+        rules=len(pack.rules),
+        model=engine.classifier.version,
+        last_reload_error=str(engine.store.last_error) if engine.store.last_error else None,
+    )
+
+
+@router.get("/v1/policy", response_model=PolicyInfo)
+def policy(_: Principal = Depends(anyone)) -> PolicyInfo:
+    """The active policy pack: id, version, categories and thresholds."""
+    return _policy_info()
+
+
+@router.post("/v1/admin/policy/reload", response_model=PolicyInfo)
+def reload_policy(
+    principal: Principal = Depends(admin), session: Session = Depends(get_session)
+) -> PolicyInfo:
+    """Reload the pack file. A broken pack is refused (422 with file, line, reason) and the
+    running pack stays active."""
+    engine = service.require_engine()
+    before = engine.pack.ref
+    try:
+        pack = engine.reload_pack()
+    except PackError as exc:
+        raise ApiError(
+            422,
+            f"policy pack refused; {before} stays active",
+            code="invalid_policy_pack",
+            details={"file": exc.file.name, "line": exc.line, "reason": exc.reason},
+        ) from exc
+    record(
+        session,
+        actor=principal.actor,
+        action="policy.reload",
+        subject=f"pack:{pack.id}",
+        reason=f"{before} -> {pack.ref}",
+    )
+    return _policy_info()

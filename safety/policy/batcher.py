@@ -1,0 +1,55 @@
+"""Micro-batching of classifier calls: concurrent requests wait up to `max_wait_s` to share one
+forward pass, which is where CPU throughput comes from (one text ~10 ms, 64 texts ~5 ms each)."""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+
+Predict = Callable[[list[str]], list[dict[str, float]]]
+
+
+class MicroBatcher:
+    def __init__(self, predict: Predict, max_batch: int = 64, max_wait_s: float = 0.002) -> None:
+        self._predict = predict
+        self._max_batch = max_batch
+        self._max_wait_s = max_wait_s
+        self._queue: queue.Queue[tuple[list[str], Future[list[dict[str, float]]]]] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="policy-batcher", daemon=True)
+        self._thread.start()
+
+    def __call__(self, texts: list[str]) -> list[dict[str, float]]:
+        future: Future[list[dict[str, float]]] = Future()
+        self._queue.put((texts, future))
+        return future.result(timeout=30)
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            pending = [first]
+            size = len(first[0])
+            deadline = time.monotonic() + self._max_wait_s
+            while size < self._max_batch:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                try:
+                    item = self._queue.get(timeout=remaining)
+                except queue.Empty:
+                    break
+                pending.append(item)
+                size += len(item[0])
+            texts = [t for item_texts, _ in pending for t in item_texts]
+            try:
+                results = self._predict(texts)
+            except Exception as exc:  # every waiting caller gets the error: fail closed
+                for _, future in pending:
+                    future.set_exception(exc)
+                continue
+            offset = 0
+            for item_texts, future in pending:
+                future.set_result(results[offset : offset + len(item_texts)])
+                offset += len(item_texts)

@@ -1,0 +1,295 @@
+"""The prompt and text decision: normalise -> rules -> classifier -> thresholds -> decision.
+
+Category scores come from the classifier heads (mapped below), raised to the floor of any rule
+that signals the category; a `block` or `review` rule forces that outcome. Thresholds come from
+the pack, the strictest of the sets that apply (default, teen account, cameo in the prompt).
+A classifier that cannot run raises; callers turn that into an error, never into `allow`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from safety.policy.batcher import MicroBatcher
+from safety.policy.classifier import TextClassifier
+from safety.policy.language import detect_language
+from safety.policy.normalize import NormalizedText, normalize
+from safety.policy.pack import (
+    ACTION_RANK,
+    CATEGORIES,
+    POLICIES_DIR,
+    CategoryPolicy,
+    PackStore,
+    PolicyPack,
+    Thresholds,
+)
+from safety.policy.rules import RuleHit, RuleSet
+
+log = logging.getLogger("cameoguard.policy")
+
+AgeGroup = Literal["adult", "teen", "unknown"]
+Purpose = Literal["generation", "caption", "comment"]
+
+# How each category's score is made from the classifier heads (probabilities).
+HEAD_MAP: dict[str, Callable[[dict[str, float]], float]] = {
+    "sexual": lambda h: h["sexual"],
+    "sexual/minors": lambda h: h["sexual_minors"],
+    "harassment": lambda h: h["harassment"],
+    "harassment/threatening": lambda h: min(h["threatening"], max(h["harassment"], h["hate"])),
+    "hate": lambda h: h["hate"],
+    "hate/threatening": lambda h: min(h["threatening"], h["hate"]),
+    "illicit": lambda h: h["illicit"],
+    "illicit/violent": lambda h: min(h["illicit"], h["violence"]),
+    "self-harm": lambda h: h["self_harm"],
+    # Intent and instructions are told apart by curated patterns only (too few labelled examples).
+    "self-harm/intent": lambda h: 0.0,
+    "self-harm/instructions": lambda h: 0.0,
+    "violence": lambda h: h["violence"],
+    "violence/graphic": lambda h: h["violence_graphic"],
+    "real_person": lambda h: h["real_person"],
+    "misinformation/elections": lambda h: h["misinformation"],
+    "impersonation": lambda h: 0.0,
+}
+assert set(HEAD_MAP) == set(CATEGORIES)
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    age_group: AgeGroup = "adult"
+    uses_cameo: bool = False
+    purpose: Purpose = "generation"
+    language: str | None = None
+
+
+@dataclass
+class CategoryResult:
+    score: float
+    model_score: float
+    thresholds: dict[str, float]
+    threshold_set: str
+    action: str
+    rules: list[str] = field(default_factory=list)
+    applies: bool = True
+
+
+@dataclass
+class Decision:
+    action: str
+    flagged: list[str]
+    categories: dict[str, CategoryResult]
+    rules: list[dict[str, Any]]
+    escalations: list[str]
+    reasons: list[str]
+    pack: str
+    model: str
+    language: str
+    obfuscated: bool
+
+    @property
+    def category_flags(self) -> dict[str, bool]:
+        return {name: result.action != "allow" for name, result in self.categories.items()}
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _strictest(policy: CategoryPolicy, context: CheckContext) -> tuple[Thresholds, str]:
+    sets: list[tuple[Thresholds, str]] = [(policy.thresholds, "default")]
+    if context.age_group in ("teen", "unknown") and policy.teen is not None:
+        sets.append((policy.teen, "teen"))
+    if context.uses_cameo and policy.cameo is not None:
+        sets.append((policy.cameo, "cameo"))
+    review = min(t.review for t, _ in sets)
+    block = min(t.block for t, _ in sets)
+    names = "+".join(name for _, name in sets) if len(sets) > 1 else sets[0][1]
+    return Thresholds(review=review, block=block), names
+
+
+def _cap(action: str, policy: CategoryPolicy) -> str:
+    return action if ACTION_RANK[action] <= ACTION_RANK[policy.action] else policy.action
+
+
+class PolicyEngine:
+    """Holds the active pack, its compiled rules and the classifier."""
+
+    def __init__(
+        self,
+        store: PackStore,
+        classifier: TextClassifier,
+        predict: Callable[[list[str]], list[dict[str, float]]] | None = None,
+    ) -> None:
+        self.store = store
+        self.classifier = classifier
+        self.predict = predict or classifier.predict
+        self._rules = RuleSet(store.pack)
+        self._rules_for = store.pack.ref
+        self._lock = threading.Lock()
+
+    @property
+    def pack(self) -> PolicyPack:
+        return self.store.pack
+
+    def reload_pack(self) -> PolicyPack:
+        """Loads the pack file again; on error the old pack stays active and the error is raised."""
+        pack = self.store.reload()
+        rules = RuleSet(pack)
+        with self._lock:
+            self._rules, self._rules_for = rules, pack.ref
+        return pack
+
+    def check(self, text: str, context: CheckContext | None = None) -> Decision:
+        return self.check_many([text], context)[0]
+
+    def check_many(self, texts: list[str], context: CheckContext | None = None) -> list[Decision]:
+        context = context or CheckContext()
+        normalized = [normalize(t) for t in texts]  # raises InvalidText on bad input
+        # The classifier reads the cleaned text, and the deobfuscated form when they differ.
+        inputs: list[str] = []
+        index: list[tuple[int, int | None]] = []
+        for n in normalized:
+            first = len(inputs)
+            inputs.append(n.base or " ")
+            second = None
+            if n.obfuscated:
+                second = len(inputs)
+                inputs.append(n.folded)
+            index.append((first, second))
+        predictions = self.predict(inputs)
+        with self._lock:
+            rules, pack = self._rules, self.store.pack
+        decisions = []
+        for n, (first, second) in zip(normalized, index, strict=True):
+            heads = predictions[first]
+            if second is not None:
+                heads = {k: max(v, predictions[second][k]) for k, v in heads.items()}
+            decisions.append(self._decide(n, heads, rules, pack, context))
+        return decisions
+
+    def _decide(
+        self,
+        text: NormalizedText,
+        heads: dict[str, float],
+        rules: RuleSet,
+        pack: PolicyPack,
+        context: CheckContext,
+    ) -> Decision:
+        hits, groups = rules.match(text)
+        by_category: dict[str, list[RuleHit]] = {}
+        for hit in hits:
+            by_category.setdefault(hit.category, []).append(hit)
+        gates = {gate.category: gate for gate in pack.gates}
+        categories: dict[str, CategoryResult] = {}
+        reasons: list[str] = []
+        for name in CATEGORIES:
+            policy = pack.categories[name]
+            model_score = float(HEAD_MAP[name](heads))
+            gate = gates.get(name)
+            if gate is not None and gate.group not in groups:
+                model_score *= gate.otherwise
+            thresholds, threshold_set = _strictest(policy, context)
+            category_hits = by_category.get(name, [])
+            applies = context.purpose in policy.applies_to
+            score = model_score
+            for hit in category_hits:
+                if hit.effect == "signal":
+                    score = max(score, hit.score)
+            action = "allow"
+            if score >= thresholds.block:
+                action = "block"
+            elif score >= thresholds.review:
+                action = "review"
+            for hit in category_hits:
+                if (
+                    hit.effect in ("block", "review")
+                    and ACTION_RANK[hit.effect] > ACTION_RANK[action]
+                ):
+                    action = hit.effect
+                    score = max(
+                        score, thresholds.block if hit.effect == "block" else thresholds.review
+                    )
+            action = _cap(action, policy) if applies else "allow"
+            categories[name] = CategoryResult(
+                score=round(score, 4),
+                model_score=round(model_score, 4),
+                thresholds={"review": thresholds.review, "block": thresholds.block},
+                threshold_set=threshold_set,
+                action=action,
+                rules=[h.rule_id for h in category_hits],
+                applies=applies,
+            )
+            if action != "allow":
+                source = f"rules {', '.join(categories[name].rules)}" if category_hits else "model"
+                reasons.append(
+                    f"{name}: {action} (score {score:.2f} vs review {thresholds.review:.2f} / "
+                    f"block {thresholds.block:.2f}, {threshold_set} thresholds; {source})"
+                )
+        escalations = []
+        action = max((c.action for c in categories.values()), key=ACTION_RANK.__getitem__)
+        for escalation in pack.escalations:
+            if all(categories[c].action != "allow" for c in escalation.when):
+                escalations.append(escalation.id)
+                reasons.append(f"escalation {escalation.id}: {' + '.join(escalation.when)}")
+                if ACTION_RANK[escalation.action] > ACTION_RANK[action]:
+                    action = escalation.action
+        flagged = [name for name, result in categories.items() if result.action != "allow"]
+        return Decision(
+            action=action,
+            flagged=flagged,
+            categories=categories,
+            rules=[
+                {
+                    "id": h.rule_id,
+                    "category": h.category,
+                    "effect": h.effect,
+                    "matched": list(h.matched),
+                }
+                for h in hits
+            ],
+            escalations=escalations,
+            reasons=reasons,
+            pack=pack.ref,
+            model=self.classifier.version,
+            language=context.language or detect_language(text.base),
+            obfuscated=text.obfuscated,
+        )
+
+
+_engine: PolicyEngine | None = None
+_engine_lock = threading.Lock()
+
+
+def default_pack_path() -> Path:
+    return POLICIES_DIR / "default.yaml"
+
+
+def get_engine() -> PolicyEngine:
+    """The process-wide engine, loaded on first use (the model takes a few seconds)."""
+    global _engine
+    with _engine_lock:
+        if _engine is None:
+            from cameoguard.settings import get_settings
+
+            settings = get_settings()
+            pack_path = settings.policy_pack or default_pack_path()
+            classifier = TextClassifier.load(threads=settings.model_threads)
+            _engine = PolicyEngine(
+                PackStore(Path(pack_path)), classifier, MicroBatcher(classifier.predict)
+            )
+            log.info("policy engine ready", extra={"pack": _engine.pack.ref})
+        return _engine
+
+
+def current_engine() -> PolicyEngine | None:
+    return _engine
+
+
+def set_engine(engine: PolicyEngine | None) -> None:
+    """Replace the process-wide engine (tests inject a failing one to prove fail-closed)."""
+    global _engine
+    with _engine_lock:
+        _engine = engine

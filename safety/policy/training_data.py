@@ -1,0 +1,136 @@
+"""The labelled public data in `../shared/datasets/`, mapped to the classifier's heads and split
+into train / calibration / test by a hash of each example's group.
+
+The split is fixed by content, not by a random seed: training, calibration (Platt scaling and any
+threshold study) and the quality benchmark always see the same, disjoint rows. Groups keep near
+duplicates together: HateCheck cases are grouped by template (the target identity masked), every
+other row by its normalised text, so the same sentence in two folders lands in one split.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from safety.policy.normalize import clean, fold, squeeze
+
+DATASETS_DIR = Path(__file__).resolve().parents[3] / "shared" / "datasets"
+
+# The classifier's heads. Most map one dataset label; `illicit` is the harmful-but-outside-the-
+# taxonomy rows (labels: []); `threatening` is violence aimed at people or groups.
+HEADS = (
+    "sexual",
+    "sexual_minors",
+    "harassment",
+    "hate",
+    "violence",
+    "violence_graphic",
+    "self_harm",
+    "real_person",
+    "misinformation",
+    "illicit",
+    "threatening",
+)
+
+SPLITS = ("train", "calibration", "test")
+# Buckets of a 0..99 hash: 70% train, 10% calibration, 20% test.
+_SPLIT_EDGES = ((70, "train"), (80, "calibration"), (100, "test"))
+
+# Downsampling of the two very large, skewed sources (see datasets/README.md, "Skew").
+_KEEP_PER_10000 = {"davidson_harassment": 3000, "coco_captions": 2000}
+
+
+@dataclass(frozen=True)
+class Example:
+    text: str
+    lang: str
+    source: str
+    heads: frozenset[str]  # empty = benign
+    split: str
+
+
+def _bucket(key: str, salt: str = "split") -> int:
+    digest = hashlib.sha256(f"{salt}:{key}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") % 10_000
+
+
+def _split_of(group: str) -> str:
+    bucket = _bucket(group) % 100
+    return next(name for edge, name in _SPLIT_EDGES if bucket < edge)
+
+
+def _group(row: dict) -> str:
+    text = row["text"]
+    if row.get("source", "").startswith(("hatecheck", "mhc")):
+        target = (row.get("source_label") or {}).get("target_ident") or ""
+        if target:
+            text = text.replace(target, "<t>")
+    return squeeze(fold(clean(text)))
+
+
+def _heads(labels: list[str]) -> frozenset[str] | None:
+    """Head targets for a row's labels; None drops the row."""
+    if labels == ["benign"]:
+        return frozenset()
+    if not labels:
+        return frozenset({"illicit"})
+    heads = set(labels) & set(HEADS)
+    if "violence_graphic" in heads:
+        heads.add("violence")
+    if "sexual_minors" in heads:
+        heads.add("sexual")
+    if "violence" in heads and heads & {"harassment", "hate"}:
+        heads.add("threatening")
+    return frozenset(heads)
+
+
+def _keep(row: dict, labels: list[str]) -> bool:
+    source = row.get("source", "")
+    if source == "i2p":
+        # I2P categories are collection keywords; keep the rows most raters found inappropriate.
+        return (row.get("source_label") or {}).get("inappropriate_percentage", 0) >= 50
+    if source == "davidson" and labels == ["harassment"]:
+        return _bucket(row["text"], "keep") < _KEEP_PER_10000["davidson_harassment"]
+    if source == "coco_captions":
+        return _bucket(row["text"], "keep") < _KEEP_PER_10000["coco_captions"]
+    return True
+
+
+def iter_examples(datasets_dir: Path = DATASETS_DIR) -> Iterator[Example]:
+    if not datasets_dir.is_dir():
+        raise FileNotFoundError(f"datasets not found at {datasets_dir}")
+    seen: dict[tuple[str, str], Example] = {}
+    for path in sorted(datasets_dir.glob("*/data.jsonl")):
+        with path.open(encoding="utf-8") as fh:
+            for line in fh:
+                row = json.loads(line)
+                labels = row.get("labels", [])
+                heads = _heads(labels)
+                if heads is None or not _keep(row, labels):
+                    continue
+                text = row["text"].strip()
+                key = (row.get("lang", "en"), text)
+                previous = seen.get(key)
+                if previous is not None:
+                    # The same text in two folders: one example, labels unioned.
+                    seen[key] = Example(
+                        text, previous.lang, previous.source, previous.heads | heads, previous.split
+                    )
+                    continue
+                seen[key] = Example(
+                    text=text,
+                    lang=row.get("lang", "en"),
+                    source=row.get("source", path.parent.name),
+                    heads=heads,
+                    split=_split_of(_group(row)),
+                )
+    yield from seen.values()
+
+
+def load_split(split: str, datasets_dir: Path = DATASETS_DIR) -> list[Example]:
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}")
+    return [e for e in iter_examples(datasets_dir) if e.split == split]
