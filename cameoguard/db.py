@@ -6,6 +6,7 @@ tables on `Base` in its own `tables.py`; `cameoguard.migrations` holds the Alemb
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -33,21 +34,37 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# More connections than the server's worker threads (anyio's default is 40), so a request thread
+# never waits for a connection held by a thread that is itself waiting for a worker slot.
+POOL_SIZE, MAX_OVERFLOW = 10, 40
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=POOL_SIZE,
+            max_overflow=MAX_OVERFLOW,
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
+            # WAL + NORMAL: commits survive a process crash; an OS crash may lose the last ones.
+            cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
         return engine
     return create_engine(
-        url, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args={"connect_timeout": 5}
+        url,
+        pool_pre_ping=True,
+        pool_size=POOL_SIZE,
+        max_overflow=MAX_OVERFLOW,
+        connect_args={"connect_timeout": 5},
     )
 
 
@@ -71,13 +88,26 @@ def reset_engine() -> None:
     _engine, _sessionmaker = None, None
 
 
+# SQLite admits one writer at a time and makes the others sleep with back-off, which turns a burst
+# of concurrent writes into a convoy. In-process writers queue on this lock instead.
+_sqlite_write_lock = threading.Lock()
+
+
 @contextmanager
-def session_scope() -> Iterator[Session]:
-    """A session in one transaction: committed on success, rolled back on any error."""
-    get_engine()
+def session_scope(write: bool = False) -> Iterator[Session]:
+    """A session in one transaction: committed on success, rolled back on any error.
+
+    `write=True` declares a short write transaction: on SQLite it is serialised in-process and
+    starts with BEGIN IMMEDIATE; on PostgreSQL it changes nothing."""
+    engine = get_engine()
     assert _sessionmaker is not None
+    serialise = write and engine.dialect.name == "sqlite"
+    if serialise:
+        _sqlite_write_lock.acquire()
     session = _sessionmaker()
     try:
+        if serialise:
+            session.execute(text("BEGIN IMMEDIATE"))
         yield session
         session.commit()
     except BaseException:
@@ -85,6 +115,8 @@ def session_scope() -> Iterator[Session]:
         raise
     finally:
         session.close()
+        if serialise:
+            _sqlite_write_lock.release()
 
 
 def ping() -> None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlalchemy.orm import Session
 
 from cameoguard.auth.keys import Principal, Scope, authenticate
@@ -21,7 +23,18 @@ def get_session() -> Iterator[Session]:
     try:
         with session_scope() as session:
             yield session
-    except OperationalError as exc:
+    except (OperationalError, SQLAlchemyTimeoutError) as exc:
+        raise ApiError(503, "database unavailable", code="database_unavailable") from exc
+
+
+@contextmanager
+def short_session(write: bool = False) -> Iterator[Session]:
+    """A transaction held only as long as the block; for routes that do slow work (models,
+    media) before or after touching the database, so no connection waits on a model."""
+    try:
+        with session_scope(write=write) as session:
+            yield session
+    except (OperationalError, SQLAlchemyTimeoutError) as exc:
         raise ApiError(503, "database unavailable", code="database_unavailable") from exc
 
 
@@ -32,14 +45,14 @@ def require_scope(*scopes: Scope) -> Callable[..., Principal]:
     def dependency(
         request: Request,
         credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
-        session: Session = Depends(get_session),
     ) -> Principal:
         presented = credentials.credentials if credentials else request.headers.get("x-api-key")
         if not presented:
             raise ApiError(
                 401, "missing API key", headers={"WWW-Authenticate": 'Bearer realm="cameoguard"'}
             )
-        principal = authenticate(session, presented)
+        with short_session() as session:
+            principal = authenticate(session, presented)
         if principal is None:
             raise ApiError(
                 401,

@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, PrivateAttr, field_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -86,6 +86,12 @@ class Settings(BaseSettings):
         default=None, description="Policy pack YAML; empty means policies/default.yaml"
     )
     model_threads: int = Field(default=2, description="CPU threads for the text model")
+    signing_cert: Path | None = Field(None, description="PEM chain, leaf first (operator signing)")
+    signing_key: Path | None = Field(None, description="PEM private key of the leaf", repr=False)
+    trust_anchors: Path | None = Field(None, description="PEM bundle of trusted roots")
+    tsa_url: str | None = Field(None, description="RFC 3161 timestamp authority URL (optional)")
+
+    _master_key: bytes | None = PrivateAttr(default=None)
 
     @field_validator("ready_requires", mode="before")
     @classmethod
@@ -115,6 +121,11 @@ class Settings(BaseSettings):
 
     def master_key(self) -> bytes:
         """The master secret; created once (mode 0600) in CAMEOGUARD_HOME when not configured."""
+        if self._master_key is None:
+            self._master_key = self._load_master_key()
+        return self._master_key
+
+    def _load_master_key(self) -> bytes:
         if self.secret_key:
             key = bytes.fromhex(self.secret_key)
             if len(key) < 32:

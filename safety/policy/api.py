@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from cameoguard.audit.log import record
 from cameoguard.auth.keys import Principal, Scope
-from cameoguard.deps import get_session, require_scope
+from cameoguard.deps import get_session, require_scope, short_session
 from cameoguard.errors import ApiError
 from safety.policy import service
 from safety.policy.engine import CheckContext, Decision
@@ -180,9 +180,7 @@ def moderations(body: ModerationRequest, _: Principal = Depends(platform)) -> Mo
 
 @router.post("/v1/checks/prompt", response_model=PromptCheckResponse)
 def check_prompt(
-    body: PromptCheckRequest,
-    principal: Principal = Depends(platform),
-    session: Session = Depends(get_session),
+    body: PromptCheckRequest, principal: Principal = Depends(platform)
 ) -> PromptCheckResponse:
     """The decision for one generation prompt (or caption/comment), with every reason."""
     requester = body.requester or Requester(id="anonymous")
@@ -194,6 +192,33 @@ def check_prompt(
     )
     decision = _decide([body.prompt], context, "checks/prompt")[0]
     check_id = f"chk_{uuid.uuid4().hex}"
+    with short_session(write=True) as session:
+        _audit_check(session, principal, check_id, body, requester, decision)
+    return PromptCheckResponse(
+        id=check_id,
+        decision=decision.action,  # type: ignore[arg-type]
+        flagged=decision.flagged,
+        categories={
+            name: CategoryOut(**vars(result)) for name, result in decision.categories.items()
+        },
+        rules=decision.rules,
+        escalations=decision.escalations,
+        reasons=decision.reasons,
+        pack=decision.pack,
+        model=decision.model,
+        language=decision.language,
+        obfuscated=decision.obfuscated,
+    )
+
+
+def _audit_check(
+    session: Session,
+    principal: Principal,
+    check_id: str,
+    body: PromptCheckRequest,
+    requester: Requester,
+    decision: Decision,
+) -> None:
     record(
         session,
         actor=principal.actor,
@@ -215,21 +240,6 @@ def check_prompt(
             "prompt_sha256": hashlib.sha256(body.prompt.encode()).hexdigest(),
             "prompt_chars": len(body.prompt),
         },
-    )
-    return PromptCheckResponse(
-        id=check_id,
-        decision=decision.action,  # type: ignore[arg-type]
-        flagged=decision.flagged,
-        categories={
-            name: CategoryOut(**vars(result)) for name, result in decision.categories.items()
-        },
-        rules=decision.rules,
-        escalations=decision.escalations,
-        reasons=decision.reasons,
-        pack=decision.pack,
-        model=decision.model,
-        language=decision.language,
-        obfuscated=decision.obfuscated,
     )
 
 
