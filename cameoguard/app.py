@@ -18,6 +18,7 @@ from cameoguard.health import router as health_router
 from cameoguard.middleware import RequestContextMiddleware
 from cameoguard.observability import configure_logging
 from cameoguard.settings import get_settings
+from provenance.api import router as provenance_router
 from safety.policy import service as policy_service
 from safety.policy.api import router as policy_router
 
@@ -59,6 +60,7 @@ def create_app() -> FastAPI:
     app.include_router(keys_router)
     app.include_router(audit_router)
     app.include_router(policy_router)
+    app.include_router(provenance_router)
 
     any_scope = require_scope(*Scope)
 

@@ -13,6 +13,7 @@ from cameoguard.audit.log import recent, verify_chain
 from cameoguard.auth.keys import KNOWN_ROLES, Scope, create_key, list_keys, revoke_key
 from cameoguard.db import session_scope
 from cameoguard.settings import get_settings
+from provenance.cli import dev_ca, provenance_app, verify
 from safety.policy.cli import moderate, policy_app
 
 app = typer.Typer(
@@ -21,11 +22,16 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 db_app = typer.Typer(help="Database: migrations.", no_args_is_help=True)
-keys_app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
+keys_app = typer.Typer(
+    help="API keys (create, list, revoke) and the development signing chain.", no_args_is_help=True
+)
 audit_app = typer.Typer(help="The hash-chained audit log: verify, tail.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.command("moderate")(moderate)
 app.add_typer(policy_app, name="policy")
+app.command("verify")(verify)
+app.add_typer(provenance_app, name="provenance")
+keys_app.command("dev-ca")(dev_ca)
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 

@@ -42,7 +42,8 @@ class RequestContextMiddleware:
         token = set_request_id(request_id)
         started = time.perf_counter()
         status_holder = {"status": 500}
-        is_upload = headers.get("content-type", "").startswith("multipart/form-data")
+        content_type = headers.get("content-type", "")
+        is_upload = content_type.startswith(("multipart/form-data", "application/octet-stream"))
         limit = self.max_upload if is_upload else self.max_body
 
         async def send_with_id(message: Message) -> None:

@@ -7,6 +7,7 @@ cd "$ROOT"
 source scripts/setup.sh
 
 cameoguard db upgrade
+cameoguard keys dev-ca --if-missing   # the development signing chain; its root is trusted
 
 BROKER_STATE="$CAMEOGUARD_HOME/broker"
 BOOTSTRAP="${CAMEOGUARD_KAFKA_BOOTSTRAP:-127.0.0.1:9092}"

@@ -1,0 +1,82 @@
+"""Generation records behind the watermark ids: the only way from a clip back to its origin."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cameoguard.audit.log import record
+from provenance.tables import ProvenanceRecord
+
+
+def new_watermark_id(session: Session) -> int:
+    """A fresh random 64-bit id, unused so far."""
+    while True:
+        candidate = secrets.randbits(64)
+        if session.get(ProvenanceRecord, f"{candidate:016x}") is None:
+            return candidate
+
+
+def register(
+    session: Session,
+    *,
+    watermark_id: int,
+    generation_id: str,
+    creator_id: str,
+    cameo_ids: list[str],
+    policy_pack: str,
+    decision: str,
+    generator: str,
+    sha256: str,
+    actor: str,
+) -> ProvenanceRecord:
+    row = ProvenanceRecord(
+        watermark_id=f"{watermark_id:016x}",
+        generation_id=generation_id,
+        creator_id=creator_id,
+        cameo_ids=cameo_ids,
+        policy_pack=policy_pack,
+        decision=decision,
+        generator=generator,
+        sha256=sha256,
+    )
+    session.add(row)
+    record(
+        session,
+        actor=actor,
+        action="provenance.register",
+        subject=f"generation:{generation_id}",
+        reason="output marked and signed",
+        details={"watermark_id": row.watermark_id, "sha256": sha256, "policy_pack": policy_pack},
+    )
+    return row
+
+
+def find(
+    session: Session, *, watermark_id: int | None = None, generation_id: str | None = None
+) -> ProvenanceRecord | None:
+    if watermark_id is not None:
+        return session.get(ProvenanceRecord, f"{watermark_id:016x}")
+    if generation_id is not None:
+        return session.scalars(
+            select(ProvenanceRecord).where(ProvenanceRecord.generation_id == generation_id)
+        ).first()
+    return None
+
+
+def as_dict(row: ProvenanceRecord, full: bool) -> dict[str, Any]:
+    """The record for a report; `full` (auditor, admin) includes who and with which cameos."""
+    summary: dict[str, Any] = {
+        "generation_id": row.generation_id,
+        "watermark_id": row.watermark_id,
+        "created_at": row.created_at.isoformat(),
+        "policy_pack": row.policy_pack,
+        "decision": row.decision,
+        "generator": row.generator,
+    }
+    if full:
+        summary |= {"creator_id": row.creator_id, "cameo_ids": row.cameo_ids, "sha256": row.sha256}
+    return summary

@@ -1,0 +1,70 @@
+"""Marking and signing one output: the public function the generator calls after the scan."""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from cameoguard.db import session_scope
+from provenance import records
+from provenance.c2pa_manifest import GenerationClaim, sign_file
+from provenance.keys import load_signing_material
+from provenance.marking import mark_file
+from provenance.verify import watermark_key
+
+
+@dataclass(frozen=True)
+class MarkedOutput:
+    path: Path
+    watermark_id: str
+    sha256: str
+    generation_id: str
+
+
+def mark_and_sign(
+    src: Path,
+    dst: Path,
+    *,
+    generation_id: str,
+    creator_id: str,
+    cameo_ids: list[str],
+    policy_pack: str,
+    decision: str,
+    generator: str,
+    actor: str,
+) -> MarkedOutput:
+    """Watermarks `src`, signs the C2PA manifest (the last step), writes `dst` and records it.
+    Nothing is written to `dst` or the database unless every step succeeds."""
+    material = load_signing_material()
+    with session_scope(write=True) as session:
+        watermark_id = records.new_watermark_id(session)
+    with tempfile.TemporaryDirectory(dir=dst.parent) as tmp:
+        marked = Path(tmp) / "marked.mp4"
+        mark_file(src, marked, watermark_key(), watermark_id)
+        signed = Path(tmp) / "signed.mp4"
+        claim = GenerationClaim(
+            generation_id=generation_id,
+            watermark_id=watermark_id,
+            policy_pack=policy_pack,
+            decision=decision,
+            model=generator,
+        )
+        sign_file(marked, signed, claim, material)
+        digest = hashlib.sha256(signed.read_bytes()).hexdigest()
+        with session_scope(write=True) as session:
+            records.register(
+                session,
+                watermark_id=watermark_id,
+                generation_id=generation_id,
+                creator_id=creator_id,
+                cameo_ids=cameo_ids,
+                policy_pack=policy_pack,
+                decision=decision,
+                generator=generator,
+                sha256=digest,
+                actor=actor,
+            )
+            signed.replace(dst)
+    return MarkedOutput(dst, f"{watermark_id:016x}", digest, generation_id)

@@ -1,0 +1,109 @@
+"""The auditor's verification, over the API and the CLI: signed, stripped, foreign, broken."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from cameoguard.cli import app
+from provenance.service import mark_and_sign
+from tests.conftest import auth, make_key
+from tests.media_factory import make_clip, transcode
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_clip(tmp_path_factory.mktemp("src") / "clip.mp4", seconds=6, seed=9)
+
+
+@pytest.fixture
+def signed(client: TestClient, source: Path, tmp_path: Path) -> Path:
+    out = tmp_path / "out.mp4"
+    mark_and_sign(
+        source, out, generation_id="gen_auditor", creator_id="user_7", cameo_ids=["cam_1"],
+        policy_pack="cameoguard-default@x", decision="allow", generator="test", actor="test",
+    )  # fmt: skip
+    return out
+
+
+def post(client: TestClient, key: str, data: bytes):
+    return client.post(
+        "/v1/provenance/verify",
+        content=data,
+        headers={**auth(key), "Content-Type": "application/octet-stream"},
+    )
+
+
+def test_signed_output_verifies_as_trusted_with_record(client: TestClient, signed: Path) -> None:
+    response = post(client, make_key("auditor"), signed.read_bytes())
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert report["c2pa"]["present"] and report["c2pa"]["state"] == "Trusted"
+    assert report["watermark"]["found"] is True
+    assert report["record"]["generation_id"] == "gen_auditor"
+    assert report["record"]["creator_id"] == "user_7" and report["record"]["cameo_ids"] == ["cam_1"]
+    assert report["record_source"] == "c2pa"
+    assert "trusted signer" in report["verdict"]
+
+
+def test_stripped_copy_is_traced_by_its_watermark(
+    client: TestClient, signed: Path, tmp_path: Path
+) -> None:
+    copy = transcode(signed, tmp_path / "reupload.mp4", crf=28, height=240)
+    report = post(client, make_key("auditor"), copy.read_bytes()).json()
+    assert report["c2pa"]["present"] is False
+    assert report["watermark"]["found"] is True
+    assert report["record"]["generation_id"] == "gen_auditor"
+    assert report["record_source"] == "watermark"
+
+
+def test_platform_scope_gets_the_record_without_personal_data(
+    client: TestClient, signed: Path
+) -> None:
+    report = post(client, make_key("platform"), signed.read_bytes()).json()
+    assert report["record"]["generation_id"] == "gen_auditor"
+    assert "creator_id" not in report["record"] and "cameo_ids" not in report["record"]
+
+
+def test_reviewer_cannot_verify(client: TestClient, signed: Path) -> None:
+    assert post(client, make_key("reviewer"), signed.read_bytes()).status_code == 403
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\x89PNG\r\n\x1a\n" + b"\x00" * 100,  # a PNG that is cut short
+        b"\xff\xd8\xff\xe0" + b"garbage" * 50,  # a broken JPEG
+        b"RIFF\x10\x00\x00\x00WAVEfmt ",  # a truncated WAV
+        b"just some text, not media",
+        b"\x00\x00\x00\x18ftypisom" + b"\x01" * 3000,  # an MP4 header and nothing sound behind it
+    ],
+)
+def test_broken_or_foreign_files_get_a_report_not_an_error(client: TestClient, data: bytes) -> None:
+    response = post(client, make_key("auditor"), data)
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert report["record"] is None
+    assert report["verdict"]
+
+
+def test_file_that_lies_about_its_type(client: TestClient, signed: Path, tmp_path: Path) -> None:
+    report = post(client, make_key("auditor"), signed.read_bytes()).json()
+    assert report["file"]["type"] == "video/mp4"  # sniffed from the bytes, not from any name
+
+
+def test_empty_upload_is_422(client: TestClient) -> None:
+    response = post(client, make_key("auditor"), b"")
+    assert response.status_code == 422
+
+
+def test_cli_verify_readable_and_json(client: TestClient, signed: Path) -> None:
+    runner = CliRunner()
+    text = runner.invoke(app, ["verify", str(signed)])
+    assert text.exit_code == 0, text.output
+    assert "trusted signer" in text.stdout and "gen_auditor" in text.stdout
+    as_json = runner.invoke(app, ["verify", str(signed), "--json"])
+    assert '"state": "Trusted"' in as_json.stdout
