@@ -14,7 +14,7 @@ from cameoguard.db import session_scope
 from provenance import records
 from provenance.c2pa_manifest import GENERATION_ASSERTION, C2paReport, read_manifest
 from provenance.keys import trust_anchors
-from provenance.watermark.video import VideoReport, detect_video
+from provenance.watermark.video import PRESENCE_Z, VideoReport, detect_video
 
 log = logging.getLogger("cameoguard.provenance")
 
@@ -55,7 +55,7 @@ def _watermark_section(path: Path, mime: str | None) -> tuple[dict[str, Any], Vi
         "checked": True,
         "found": whole.found,
         "id": f"{whole.identifier:016x}" if whole.identifier is not None else None,
-        "confidence": {"sync_z": whole.z, "threshold_z": 7.0},
+        "confidence": {"sync_z": whole.z, "threshold_z": PRESENCE_Z},
         "frames": whole.frames,
         "crop": whole.crop,
         "segments": [

@@ -31,7 +31,7 @@ SYNC_CELLS = 336
 PERIOD_S = 2.0
 AMPLITUDE = 2.0  # luma levels (of 255), peak
 ANALYSIS_W, ANALYSIS_H = 192, 108
-PRESENCE_Z = 7.0  # sync z-score needed to call a watermark present
+PRESENCE_Z = 12.0  # sync z needed to call a watermark present (unmarked clips reach ~7)
 SEGMENT_S = 5.0
 
 
@@ -138,6 +138,7 @@ class VideoDetection:
     frames: int
     start: float = 0.0
     end: float = 0.0
+    soft_bits: tuple[float, ...] = ()  # the 80 soft payload bits (for measurements)
 
 
 def _decode(acc: _Accumulator, lay: Layout) -> VideoDetection:
@@ -184,6 +185,7 @@ def _decode(acc: _Accumulator, lay: Layout) -> VideoDetection:
         bit_margin=round(decoded.bit_margin, 2),
         crop=(hx[0], hx[1], hy[0], hy[1]),
         frames=acc.n,
+        soft_bits=tuple(float(v) for v in soft),
     )
 
 
