@@ -31,7 +31,7 @@ SYNC_CELLS = 336
 PERIOD_S = 2.0
 AMPLITUDE = 2.0  # luma levels (of 255), peak
 ANALYSIS_W, ANALYSIS_H = 192, 108
-PRESENCE_Z = 12.0  # sync z needed to call a watermark present (unmarked clips reach ~7)
+PRESENCE_Z = 15.0  # sync z needed for presence (unmarked clips reached 9.9; marked, 29.9+)
 SEGMENT_S = 5.0
 
 
