@@ -194,21 +194,9 @@ def check_prompt(
     check_id = f"chk_{uuid.uuid4().hex}"
     with short_session(write=True) as session:
         _audit_check(session, principal, check_id, body, requester, decision)
-    return PromptCheckResponse(
-        id=check_id,
-        decision=decision.action,  # type: ignore[arg-type]
-        flagged=decision.flagged,
-        categories={
-            name: CategoryOut(**vars(result)) for name, result in decision.categories.items()
-        },
-        rules=decision.rules,
-        escalations=decision.escalations,
-        reasons=decision.reasons,
-        pack=decision.pack,
-        model=decision.model,
-        language=decision.language,
-        obfuscated=decision.obfuscated,
-    )
+    fields = decision.to_dict()
+    fields["decision"] = fields.pop("action")
+    return PromptCheckResponse(id=check_id, **fields)
 
 
 def _audit_check(
