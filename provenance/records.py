@@ -31,6 +31,7 @@ def register(
     decision: str,
     generator: str,
     sha256: str,
+    fingerprints: list[str],
     actor: str,
 ) -> ProvenanceRecord:
     row = ProvenanceRecord(
@@ -42,6 +43,7 @@ def register(
         decision=decision,
         generator=generator,
         sha256=sha256,
+        fingerprints=fingerprints,
     )
     session.add(row)
     record(
@@ -65,6 +67,12 @@ def find(
             select(ProvenanceRecord).where(ProvenanceRecord.generation_id == generation_id)
         ).first()
     return None
+
+
+def fingerprint_index(session: Session) -> dict[str, list[str]]:
+    """Every record's fingerprints, by watermark id (exact scan; fine up to ~10^5 records)."""
+    rows = session.execute(select(ProvenanceRecord.watermark_id, ProvenanceRecord.fingerprints))
+    return {watermark_id: hashes for watermark_id, hashes in rows if hashes}
 
 
 def as_dict(row: ProvenanceRecord, full: bool) -> dict[str, Any]:

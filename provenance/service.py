@@ -10,6 +10,7 @@ from pathlib import Path
 from cameoguard.db import session_scope
 from provenance import records
 from provenance.c2pa_manifest import GenerationClaim, sign_file
+from provenance.fingerprint import fingerprint_video
 from provenance.keys import load_signing_material
 from provenance.marking import mark_file
 from provenance.verify import watermark_key
@@ -53,6 +54,7 @@ def mark_and_sign(
         )
         sign_file(marked, signed, claim, material)
         digest = hashlib.sha256(signed.read_bytes()).hexdigest()
+        fingerprints = fingerprint_video(signed)
         with session_scope(write=True) as session:
             records.register(
                 session,
@@ -64,6 +66,7 @@ def mark_and_sign(
                 decision=decision,
                 generator=generator,
                 sha256=digest,
+                fingerprints=fingerprints,
                 actor=actor,
             )
             signed.replace(dst)

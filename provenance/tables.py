@@ -23,3 +23,5 @@ class ProvenanceRecord(Base):
     decision: Mapped[str] = mapped_column(String(20))
     generator: Mapped[str] = mapped_column(String(100))
     sha256: Mapped[str] = mapped_column(String(64), index=True)  # of the signed output file
+    # PDQ hashes (hex, 256 bits) of one frame per second: provenance.fingerprint
+    fingerprints: Mapped[list[str]] = mapped_column(JSON, default=list)

@@ -46,6 +46,7 @@ def test_signed_output_verifies_as_trusted_with_record(client: TestClient, signe
     assert report["record"]["generation_id"] == "gen_auditor"
     assert report["record"]["creator_id"] == "user_7" and report["record"]["cameo_ids"] == ["cam_1"]
     assert report["record_source"] == "c2pa"
+    assert report["fingerprint"]["match"] is True
     assert "trusted signer" in report["verdict"]
 
 
@@ -58,6 +59,8 @@ def test_stripped_copy_is_traced_by_its_watermark(
     assert report["watermark"]["found"] is True
     assert report["record"]["generation_id"] == "gen_auditor"
     assert report["record_source"] == "watermark"
+    assert report["fingerprint"]["match"] is True  # the 240p copy still looks like the original
+    assert report["fingerprint"]["watermark_id"] == report["watermark"]["id"]
 
 
 def test_platform_scope_gets_the_record_without_personal_data(
@@ -107,3 +110,13 @@ def test_cli_verify_readable_and_json(client: TestClient, signed: Path) -> None:
     assert "trusted signer" in text.stdout and "gen_auditor" in text.stdout
     as_json = runner.invoke(app, ["verify", str(signed), "--json"])
     assert '"state": "Trusted"' in as_json.stdout
+
+
+def test_unrelated_video_matches_no_fingerprint(
+    client: TestClient, signed: Path, tmp_path: Path
+) -> None:
+    other = make_clip(tmp_path / "other.mp4", seconds=4, seed=77)
+    report = post(client, make_key("auditor"), other.read_bytes()).json()
+    assert report["fingerprint"]["checked"] is True
+    assert report["fingerprint"]["match"] is False
+    assert report["record"] is None
