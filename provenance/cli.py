@@ -70,10 +70,12 @@ def mark(
     creator: str = typer.Option("cli", help="Creator id for the record"),
 ) -> None:
     """Watermark and sign an MP4, and record it (what the generator does to its output)."""
+    from provenance.records import GenerationFacts
     from provenance.service import mark_and_sign
 
-    out = mark_and_sign(
-        src, dst, generation_id=generation_id, creator_id=creator, cameo_ids=[],
-        policy_pack="manual", decision="allow", generator="cameoguard-cli", actor="cli:operator",
+    facts = GenerationFacts(
+        generation_id=generation_id, creator_id=creator, cameo_ids=[], policy_pack="manual",
+        decision="allow", generator="cameoguard-cli",
     )  # fmt: skip
+    out = mark_and_sign(src, dst, facts, actor="cli:operator")
     err.print(f"wrote {out.path} (watermark {out.watermark_id}, sha256 {out.sha256[:16]}...)")

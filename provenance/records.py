@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -20,39 +21,45 @@ def new_watermark_id(session: Session) -> int:
             return candidate
 
 
+@dataclass(frozen=True)
+class GenerationFacts:
+    """What a record says about the generation behind an output."""
+
+    generation_id: str
+    creator_id: str
+    cameo_ids: list[str]
+    policy_pack: str
+    decision: str
+    generator: str
+
+
 def register(
     session: Session,
+    facts: GenerationFacts,
     *,
     watermark_id: int,
-    generation_id: str,
-    creator_id: str,
-    cameo_ids: list[str],
-    policy_pack: str,
-    decision: str,
-    generator: str,
     sha256: str,
     fingerprints: list[str],
     actor: str,
 ) -> ProvenanceRecord:
     row = ProvenanceRecord(
         watermark_id=f"{watermark_id:016x}",
-        generation_id=generation_id,
-        creator_id=creator_id,
-        cameo_ids=cameo_ids,
-        policy_pack=policy_pack,
-        decision=decision,
-        generator=generator,
         sha256=sha256,
         fingerprints=fingerprints,
+        **asdict(facts),
     )
     session.add(row)
     record(
         session,
         actor=actor,
         action="provenance.register",
-        subject=f"generation:{generation_id}",
+        subject=f"generation:{facts.generation_id}",
         reason="output marked and signed",
-        details={"watermark_id": row.watermark_id, "sha256": sha256, "policy_pack": policy_pack},
+        details={
+            "watermark_id": row.watermark_id,
+            "sha256": sha256,
+            "policy_pack": facts.policy_pack,
+        },
     )
     return row
 

@@ -13,6 +13,7 @@ from provenance.c2pa_manifest import GenerationClaim, sign_file
 from provenance.fingerprint import fingerprint_video
 from provenance.keys import load_signing_material
 from provenance.marking import mark_file
+from provenance.records import GenerationFacts
 from provenance.verify import watermark_key
 
 
@@ -24,18 +25,7 @@ class MarkedOutput:
     generation_id: str
 
 
-def mark_and_sign(
-    src: Path,
-    dst: Path,
-    *,
-    generation_id: str,
-    creator_id: str,
-    cameo_ids: list[str],
-    policy_pack: str,
-    decision: str,
-    generator: str,
-    actor: str,
-) -> MarkedOutput:
+def mark_and_sign(src: Path, dst: Path, facts: GenerationFacts, *, actor: str) -> MarkedOutput:
     """Watermarks `src`, signs the C2PA manifest (the last step), writes `dst` and records it.
     Nothing is written to `dst` or the database unless every step succeeds."""
     material = load_signing_material()
@@ -46,11 +36,11 @@ def mark_and_sign(
         mark_file(src, marked, watermark_key(), watermark_id)
         signed = Path(tmp) / "signed.mp4"
         claim = GenerationClaim(
-            generation_id=generation_id,
+            generation_id=facts.generation_id,
             watermark_id=watermark_id,
-            policy_pack=policy_pack,
-            decision=decision,
-            model=generator,
+            policy_pack=facts.policy_pack,
+            decision=facts.decision,
+            model=facts.generator,
         )
         sign_file(marked, signed, claim, material)
         digest = hashlib.sha256(signed.read_bytes()).hexdigest()
@@ -58,16 +48,11 @@ def mark_and_sign(
         with session_scope(write=True) as session:
             records.register(
                 session,
+                facts,
                 watermark_id=watermark_id,
-                generation_id=generation_id,
-                creator_id=creator_id,
-                cameo_ids=cameo_ids,
-                policy_pack=policy_pack,
-                decision=decision,
-                generator=generator,
                 sha256=digest,
                 fingerprints=fingerprints,
                 actor=actor,
             )
             signed.replace(dst)
-    return MarkedOutput(dst, f"{watermark_id:016x}", digest, generation_id)
+    return MarkedOutput(dst, f"{watermark_id:016x}", digest, facts.generation_id)

@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from cameoguard.cli import app
+from provenance.records import GenerationFacts
 from provenance.service import mark_and_sign
 from tests.conftest import auth, make_key
 from tests.media_factory import make_clip, transcode
@@ -22,10 +23,11 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def signed(client: TestClient, source: Path, tmp_path: Path) -> Path:
     out = tmp_path / "out.mp4"
-    mark_and_sign(
-        source, out, generation_id="gen_auditor", creator_id="user_7", cameo_ids=["cam_1"],
-        policy_pack="cameoguard-default@x", decision="allow", generator="test", actor="test",
+    facts = GenerationFacts(
+        generation_id="gen_auditor", creator_id="user_7", cameo_ids=["cam_1"],
+        policy_pack="cameoguard-default@x", decision="allow", generator="test",
     )  # fmt: skip
+    mark_and_sign(source, out, facts, actor="test")
     return out
 
 
