@@ -162,10 +162,9 @@ def moderations(body: ModerationRequest, _: Principal = Depends(platform)) -> Mo
     concern generation prompts, such as named real people, do not apply)."""
     texts = [body.input] if isinstance(body.input, str) else body.input
     decisions = _decide(texts, CheckContext(purpose="caption"), "moderations")
-    engine = service.require_engine()
     return ModerationResponse(
         id=f"modr-{uuid.uuid4().hex}",
-        model=f"cameoguard-{engine.classifier.version}",
+        model=f"cameoguard-{decisions[0].model}",
         results=[
             ModerationResult(
                 flagged=d.action != "allow",

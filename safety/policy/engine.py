@@ -90,10 +90,6 @@ class Decision:
     language: str
     obfuscated: bool
 
-    @property
-    def category_flags(self) -> dict[str, bool]:
-        return {name: result.action != "allow" for name, result in self.categories.items()}
-
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -127,7 +123,6 @@ class PolicyEngine:
         self.classifier = classifier
         self.predict = predict or classifier.predict
         self._rules = RuleSet(store.pack)
-        self._rules_for = store.pack.ref
         self._lock = threading.Lock()
 
     @property
@@ -139,7 +134,7 @@ class PolicyEngine:
         pack = self.store.reload()
         rules = RuleSet(pack)
         with self._lock:
-            self._rules, self._rules_for = rules, pack.ref
+            self._rules = rules
         return pack
 
     def check(self, text: str, context: CheckContext | None = None) -> Decision:

@@ -6,9 +6,10 @@
   mathematical letters become plain ones), case folded. The classifier reads this form.
 - `folded`: `base` with look-alike letters mapped to Latin (Cyrillic, Greek), accents stripped,
   leetspeak decoded inside words, spaced or punctuated single letters joined ("s e x",
-  "k.i.l.l"), and runs of three or more identical letters cut to two ("kiiiill" -> "kill").
-- `squeezed`: `folded` with every run of repeated letters cut to one ("seeex" -> "sex");
-  rule terms are squeezed the same way before they are compared with it.
+  "k.i.l.l"), and runs of three or more identical letters cut to two ("kiiiill" -> "kiill").
+  Rule terms are compiled to tolerate repeated letters (see rules.py), so "kiill" meets "kill".
+
+`squeeze` (every run of a letter cut to one) groups near-duplicates in the training data.
 """
 
 from __future__ import annotations
@@ -66,15 +67,11 @@ class NormalizedText:
     original: str
     base: str
     folded: str
-    squeezed: str
 
     @property
     def obfuscated(self) -> bool:
         """True when deobfuscation changed more than the accents: worth a second classifier look."""
         return _strip_accents(self.base) != self.folded
-
-    def forms(self) -> tuple[str, ...]:
-        return (self.base, self.folded, self.squeezed)
 
 
 def _strip_accents(text: str) -> str:
@@ -124,5 +121,4 @@ def fold(base: str) -> str:
 
 def normalize(text: str) -> NormalizedText:
     base = clean(text)
-    folded = fold(base)
-    return NormalizedText(original=text, base=base, folded=folded, squeezed=squeeze(folded))
+    return NormalizedText(original=text, base=base, folded=fold(base))
