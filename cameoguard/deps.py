@@ -18,24 +18,22 @@ from cameoguard.errors import ApiError
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer cg_...`")
 
 
-def get_session() -> Iterator[Session]:
-    """One transaction per request; an unreachable database is a 503, never a silent pass."""
-    try:
-        with session_scope() as session:
-            yield session
-    except (OperationalError, SQLAlchemyTimeoutError) as exc:
-        raise ApiError(503, "database unavailable", code="database_unavailable") from exc
-
-
 @contextmanager
 def short_session(write: bool = False) -> Iterator[Session]:
     """A transaction held only as long as the block; for routes that do slow work (models,
-    media) before or after touching the database, so no connection waits on a model."""
+    media) before or after touching the database, so no connection waits on a model. An
+    unreachable database is a 503, never a silent pass."""
     try:
         with session_scope(write=write) as session:
             yield session
     except (OperationalError, SQLAlchemyTimeoutError) as exc:
         raise ApiError(503, "database unavailable", code="database_unavailable") from exc
+
+
+def get_session() -> Iterator[Session]:
+    """One transaction per request (a FastAPI dependency)."""
+    with short_session() as session:
+        yield session
 
 
 def require_scope(*scopes: Scope) -> Callable[..., Principal]:
