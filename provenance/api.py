@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from cameoguard.auth.keys import Principal, Scope
 from cameoguard.deps import require_scope
@@ -48,8 +49,6 @@ async def verify(request: Request, principal: Principal = Depends(verifier)) -> 
     """Upload a media file as the raw body (any type: JPEG, PNG, WAV, MP4). The report gives the
     C2PA state and codes, our watermark (per time segment), the generation record (in full for
     auditors and admins; without creator and cameos for the platform) and a one-line verdict."""
-    from starlette.concurrency import run_in_threadpool
-
     limit = get_settings().max_upload_bytes
     with tempfile.TemporaryDirectory() as tmp:
         path = await _spool(request, limit, Path(tmp))

@@ -9,7 +9,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import c2pa
 
@@ -160,10 +160,15 @@ def _codes(results: dict[str, Any]) -> tuple[list[str], list[dict[str, str]]]:
     return list(dict.fromkeys(c for c in codes if c)), failures
 
 
-def read_manifest(data: bytes, anchors_pem: bytes, mime: str | None = None) -> C2paReport:
-    """Reads and validates the manifest in `data`. Never raises: a library error is `Invalid`."""
+def read_manifest(
+    data: bytes | BinaryIO, anchors_pem: bytes, mime: str | None = None
+) -> C2paReport:
+    """Reads and validates the manifest in `data` (bytes, or a binary stream such as an open file,
+    which the library reads without loading it whole). Never raises: a library error is
+    `Invalid`."""
+    stream = io.BytesIO(data) if isinstance(data, bytes) else data
     try:
-        with c2pa.Reader(mime or "", io.BytesIO(data), context=_trust_context(anchors_pem)) as r:
+        with c2pa.Reader(mime or "", stream, context=_trust_context(anchors_pem)) as r:
             store = json.loads(r.json())
     except Exception as exc:
         message = str(exc)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +13,7 @@ from provenance.fingerprint import fingerprint_video
 from provenance.keys import load_signing_material
 from provenance.marking import mark_file
 from provenance.records import GenerationFacts
-from provenance.verify import watermark_key
+from provenance.verify import file_sha256, watermark_key
 
 
 @dataclass(frozen=True)
@@ -43,7 +42,7 @@ def mark_and_sign(src: Path, dst: Path, facts: GenerationFacts, *, actor: str) -
             model=facts.generator,
         )
         sign_file(marked, signed, claim, material)
-        digest = hashlib.sha256(signed.read_bytes()).hexdigest()
+        digest = file_sha256(signed)
         fingerprints = fingerprint_video(signed)
         with session_scope(write=True) as session:
             records.register(

@@ -17,11 +17,10 @@ from provenance import records
 from provenance.c2pa_manifest import GENERATION_ASSERTION, C2paReport, read_manifest
 from provenance.fingerprint import MATCH_BITS, closest, fingerprint_video
 from provenance.keys import trust_anchors
-from provenance.watermark.video import PRESENCE_Z, VideoReport, detect_video
+from provenance.watermark.video import PRESENCE_Z, detect_video
 
 log = logging.getLogger("cameoguard.provenance")
 
-MAX_VERIFY_BYTES = 4 * 1024**3
 _MAGIC = (
     (b"\xff\xd8\xff", "image/jpeg"),
     (b"\x89PNG\r\n\x1a\n", "image/png"),
@@ -32,6 +31,14 @@ _MAGIC = (
 def watermark_key() -> bytes:
     """The key of our invisible watermarks (derived from the master secret)."""
     return derive_key("watermark-v1")
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def sniff_mime(head: bytes) -> str | None:
@@ -46,13 +53,13 @@ def sniff_mime(head: bytes) -> str | None:
     return None
 
 
-def _watermark_section(path: Path, mime: str | None) -> tuple[dict[str, Any], VideoReport | None]:
+def _watermark_section(path: Path, mime: str | None) -> dict[str, Any]:
     if mime != "video/mp4":
-        return {"checked": False, "reason": "watermarks are read from MP4 video"}, None
+        return {"checked": False, "reason": "watermarks are read from MP4 video"}
     try:
         report = detect_video(path, watermark_key())
     except Exception as exc:  # corrupt media: reported, never raised
-        return {"checked": False, "reason": f"unreadable video: {type(exc).__name__}: {exc}"}, None
+        return {"checked": False, "reason": f"unreadable video: {type(exc).__name__}: {exc}"}
     whole = report.whole
     section = {
         "checked": True,
@@ -73,7 +80,7 @@ def _watermark_section(path: Path, mime: str | None) -> tuple[dict[str, Any], Vi
         ],
         "audio": {"checked": False, "reason": "audio watermark not embedded by this version"},
     }
-    return section, report
+    return section
 
 
 def _fingerprint_section(path: Path, mime: str | None, session: Session) -> dict[str, Any]:
@@ -130,15 +137,12 @@ def verify_file(path: Path, *, full_record: bool) -> dict[str, Any]:
     with path.open("rb") as fh:
         head = fh.read(64)
     mime = sniff_mime(head)
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
     if mime is None:
         c2pa = C2paReport(present=False, error="not a JPEG, PNG, WAV or MP4 file")
     else:
-        c2pa = read_manifest(path.read_bytes(), trust_anchors(), mime)
-    watermark, _ = _watermark_section(path, mime)
+        with path.open("rb") as fh:
+            c2pa = read_manifest(fh, trust_anchors(), mime)
+    watermark = _watermark_section(path, mime)
     record_row, source = None, None
     with session_scope() as session:
         fingerprint = _fingerprint_section(path, mime, session)
@@ -153,7 +157,7 @@ def verify_file(path: Path, *, full_record: bool) -> dict[str, Any]:
             source = "fingerprint"
         record = records.as_dict(record_row, full_record) if record_row is not None else None
     report = {
-        "file": {"bytes": size, "sha256": digest.hexdigest(), "type": mime},
+        "file": {"bytes": size, "sha256": file_sha256(path), "type": mime},
         "c2pa": {
             k: v
             for k, v in asdict(c2pa).items()
