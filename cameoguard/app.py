@@ -19,6 +19,8 @@ from cameoguard.middleware import RequestContextMiddleware
 from cameoguard.observability import configure_logging
 from cameoguard.settings import get_settings
 from provenance.api import router as provenance_router
+from safety.consent import models as consent_models
+from safety.consent.api import router as consent_router
 from safety.policy import service as policy_service
 from safety.policy.api import router as policy_router
 
@@ -45,6 +47,7 @@ def create_app() -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         policy_service.start()
+        consent_models.start()
         yield
 
     app = FastAPI(
@@ -61,6 +64,7 @@ def create_app() -> FastAPI:
     app.include_router(audit_router)
     app.include_router(policy_router)
     app.include_router(provenance_router)
+    app.include_router(consent_router)
 
     any_scope = require_scope(*Scope)
 

@@ -14,6 +14,7 @@ from cameoguard.auth.keys import KNOWN_ROLES, Scope, create_key, list_keys, revo
 from cameoguard.db import session_scope
 from cameoguard.settings import get_settings
 from provenance.cli import dev_ca, provenance_app, verify
+from safety.consent.cli import faces_app, protected_app, voices_app
 from safety.policy.cli import moderate, policy_app
 
 app = typer.Typer(
@@ -34,6 +35,9 @@ app.add_typer(provenance_app, name="provenance")
 keys_app.command("dev-ca")(dev_ca)
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
+app.add_typer(faces_app, name="faces")
+app.add_typer(voices_app, name="voices")
+app.add_typer(protected_app, name="protected")
 
 err = Console(stderr=True)
 CLI_ACTOR = "cli:operator"

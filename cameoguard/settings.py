@@ -90,6 +90,13 @@ class Settings(BaseSettings):
     signing_key: Path | None = Field(None, description="PEM private key of the leaf", repr=False)
     trust_anchors: Path | None = Field(None, description="PEM bundle of trusted roots")
     tsa_url: str | None = Field(None, description="RFC 3161 timestamp authority URL (optional)")
+    face_backend: str = Field("dlib", description="Face embedding: dlib, or insightface (pack dir)")
+    insightface_pack: Path | None = Field(None, description="Operator-supplied insightface pack")
+    registry_index: str = Field("exact", description="1:N search: exact, or faiss (HNSW)")
+    minor_age_margin: int = Field(7, description="Apparent age below 18 + margin = possible minor")
+    enrollment_max_seconds: float = Field(30.0, description="Longest enrollment video")
+    likeness_max_seconds: float = Field(600.0, description="Longest media for a likeness check")
+    challenge_ttl_seconds: int = Field(600, description="How long an enrollment phrase is valid")
 
     _master_key: bytes | None = PrivateAttr(default=None)
 

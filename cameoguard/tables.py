@@ -1,8 +1,17 @@
 """Imports every area's tables so that `Base.metadata` is complete (Alembic, tests)."""
 
+from cameoguard import events as event_tables
 from cameoguard.audit import tables as audit_tables
 from cameoguard.auth import tables as auth_tables
 from cameoguard.db import Base
 from provenance import tables as provenance_tables
+from safety.consent import tables as consent_tables
 
-__all__ = ["Base", "audit_tables", "auth_tables", "provenance_tables"]
+__all__ = [
+    "Base",
+    "audit_tables",
+    "auth_tables",
+    "consent_tables",
+    "event_tables",
+    "provenance_tables",
+]

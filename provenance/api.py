@@ -11,27 +11,12 @@ from starlette.concurrency import run_in_threadpool
 
 from cameoguard.auth.keys import Principal, Scope
 from cameoguard.deps import require_scope
-from cameoguard.errors import ApiError
 from cameoguard.settings import get_settings
+from cameoguard.uploads import spool_body
 from provenance.verify import verify_file
 
 router = APIRouter(tags=["provenance"])
 verifier = require_scope(Scope.auditor, Scope.admin, Scope.platform)
-
-
-async def _spool(request: Request, limit: int, directory: Path) -> Path:
-    """Streams the request body (the raw file) to disk, refusing more than `limit` bytes."""
-    path = directory / "upload"
-    written = 0
-    with path.open("wb") as fh:
-        async for chunk in request.stream():
-            written += len(chunk)
-            if written > limit:
-                raise ApiError(413, f"upload larger than {limit} bytes")
-            fh.write(chunk)
-    if written == 0:
-        raise ApiError(422, "empty upload: send the media file as the request body")
-    return path
 
 
 @router.post(
@@ -51,6 +36,6 @@ async def verify(request: Request, principal: Principal = Depends(verifier)) -> 
     auditors and admins; without creator and cameos for the platform) and a one-line verdict."""
     limit = get_settings().max_upload_bytes
     with tempfile.TemporaryDirectory() as tmp:
-        path = await _spool(request, limit, Path(tmp))
+        path = await spool_body(request, limit, Path(tmp))
         full = bool(principal.scopes & {Scope.auditor.value, Scope.admin.value})
         return await run_in_threadpool(verify_file, path, full_record=full)

@@ -55,6 +55,9 @@ if [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
     echo "$WANT" >"$STAMP"
 fi
 
+# espeak-ng: speech synthesis for the embedded generator and for the tests' speech samples.
+command -v espeak-ng >/dev/null || apt_install espeak-ng
+
 export PATH="$VENV/bin:$PATH"
 export CAMEOGUARD_HOME="${CAMEOGUARD_HOME:-$ROOT/var}"
 mkdir -p "$CAMEOGUARD_HOME"

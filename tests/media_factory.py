@@ -119,3 +119,79 @@ def transcode(
             for p in aout.encode():
                 out.mux(p)
     return dst
+
+
+DIGIT_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+
+
+def speech(text: str, voice: str = "en-us", rate: int = 16_000) -> np.ndarray:
+    """Speech synthesised by espeak-ng (a Debian package the setup installs), as float32 mono."""
+    import io
+    import subprocess
+
+    import soundfile
+
+    wav = subprocess.run(
+        ["espeak-ng", "-v", voice, "-s", "150", "--stdout", text], capture_output=True, check=True
+    ).stdout
+    samples, source_rate = soundfile.read(io.BytesIO(wav), dtype="float32")
+    if source_rate != rate:
+        positions = np.arange(int(len(samples) * rate / source_rate)) * source_rate / rate
+        samples = np.interp(positions, np.arange(len(samples)), samples).astype(np.float32)
+    return samples
+
+
+def make_selfie(
+    path: Path,
+    photos: list[Path],
+    spoken: str | None,
+    seconds: float = 4.0,
+    voice: str = "en-us",
+    size: tuple[int, int] = (480, 640),
+    fps: int = 15,
+    swap_at: float | None = None,
+) -> Path:
+    """An MP4 'selfie': each photo (switching to the next at `swap_at` seconds) letterboxed
+    into the frame with a slow zoom and sway, and `spoken` said aloud (None: silence)."""
+    from PIL import Image
+
+    width, height = size
+    bases = []
+    for photo in photos:
+        image = Image.open(photo).convert("RGB")
+        scale = min(width / image.width, height / image.height)
+        bases.append(image.resize((int(image.width * scale), int(image.height * scale))))
+    audio = speech(spoken, voice) if spoken else np.zeros(int(seconds * 16_000), np.float32)
+    seconds = max(seconds, len(audio) / 16_000 + 0.5)
+    with av.open(str(path), "w", format="mp4") as out:
+        video = out.add_stream("libx264", rate=fps)
+        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        video.options = {"crf": "20", "preset": "veryfast"}
+        stream = out.add_stream("aac", rate=16_000)
+        stream.layout = "mono"
+        for i in range(int(seconds * fps)):
+            t = i / fps
+            base = bases[1] if swap_at is not None and t >= swap_at and len(bases) > 1 else bases[0]
+            zoom = 1.0 + 0.04 * np.sin(t)
+            frame_image = base.resize((int(base.width * zoom), int(base.height * zoom)))
+            canvas = Image.new("RGB", (width, height), (40, 40, 40))
+            dx = int((width - frame_image.width) / 2 + 6 * np.sin(2 * t))
+            dy = int((height - frame_image.height) / 2)
+            canvas.paste(frame_image, (dx, dy))
+            for packet in video.encode(av.VideoFrame.from_image(canvas)):
+                out.mux(packet)
+        padded = np.zeros(int(seconds * 16_000), np.float32)
+        start = int(0.25 * 16_000)
+        padded[start : start + len(audio)] = audio[: len(padded) - start]
+        for offset in range(0, len(padded), 1024):
+            frame = av.AudioFrame.from_ndarray(
+                padded[None, offset : offset + 1024], format="flt", layout="mono"
+            )
+            frame.sample_rate = 16_000
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in video.encode():
+            out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path

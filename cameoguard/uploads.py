@@ -1,0 +1,41 @@
+"""Uploads to disk, with the size cap applied while streaming (media models read files)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import Request, UploadFile
+
+from cameoguard.errors import ApiError
+
+CHUNK = 1 << 20
+
+
+async def spool_body(request: Request, limit: int, directory: Path) -> Path:
+    """Streams the raw request body (a media file) to disk, refusing more than `limit` bytes."""
+    path = directory / "upload"
+    written = 0
+    with path.open("wb") as fh:
+        async for chunk in request.stream():
+            written += len(chunk)
+            if written > limit:
+                raise ApiError(413, f"upload larger than {limit} bytes")
+            fh.write(chunk)
+    if written == 0:
+        raise ApiError(422, "empty upload: send the media file as the request body")
+    return path
+
+
+async def save_upload(upload: UploadFile, limit: int, directory: Path, name: str) -> Path:
+    """Copies one multipart file part to disk; its declared name and type are not trusted."""
+    path = directory / name
+    written = 0
+    with path.open("wb") as fh:
+        while chunk := await upload.read(CHUNK):
+            written += len(chunk)
+            if written > limit:
+                raise ApiError(413, f"{name}: upload larger than {limit} bytes")
+            fh.write(chunk)
+    if written == 0:
+        raise ApiError(422, f"{name}: empty file")
+    return path

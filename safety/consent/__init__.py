@@ -1,0 +1,1 @@
+"""Cameo consent: enrollment, permissions, revocation and face/voice matching."""

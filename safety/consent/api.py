@@ -1,0 +1,235 @@
+"""HTTP routes of the consent area: cameo enrollment and settings, consent and likeness checks,
+and the protected-people bank."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from cameoguard.auth.keys import Principal, Scope
+from cameoguard.deps import require_scope
+from cameoguard.errors import ApiError
+from cameoguard.settings import get_settings
+from cameoguard.uploads import save_upload, spool_body
+from safety.consent import service
+from safety.consent.models import require_models
+
+router = APIRouter(tags=["consent"])
+platform = require_scope(Scope.platform, Scope.admin)
+checker = require_scope(Scope.platform, Scope.reviewer, Scope.auditor, Scope.admin)
+admin = require_scope(Scope.admin)
+UserId = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class ChallengeRequest(BaseModel):
+    owner_id: UserId
+
+
+class PermissionsUpdate(BaseModel):
+    owner_id: UserId
+    permission: str = Field(description="only_me | approved | mutuals | everyone")
+    approved_user_ids: list[UserId] = Field(default_factory=list, max_length=10_000)
+    restrictions: list[Annotated[str, Field(max_length=200)]] = Field(
+        default_factory=list, max_length=20
+    )
+
+
+class ConsentCheck(BaseModel):
+    requester_id: UserId
+    requester_age_group: str = Field("adult", pattern="^(adult|teen)$")
+    cameo_ids: list[Annotated[str, Field(max_length=40)]] = Field(min_length=1, max_length=10)
+    prompt: str = Field(min_length=1, max_length=10_000)
+    mutual_owner_ids: list[UserId] = Field(
+        default_factory=list,
+        max_length=10_000,
+        description="Owners the platform says are mutuals of the requester",
+    )
+
+
+def _list_field(raw: str, name: str) -> list[str]:
+    """A multipart list field: a JSON array, or comma-separated values."""
+    raw = raw.strip()
+    if not raw:
+        return []
+    if raw.startswith("["):
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise ApiError(422, f"{name}: not a JSON array ({exc.msg})") from exc
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ApiError(422, f"{name}: must be an array of strings")
+        return value
+    return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+@router.post("/v1/cameos/challenges", status_code=201)
+def create_challenge(
+    body: ChallengeRequest, principal: Principal = Depends(platform)
+) -> dict[str, Any]:
+    """Starts an enrollment: the phrase (a random digit sequence) the selfie video must speak."""
+    return service.create_challenge(body.owner_id, actor=principal.actor)
+
+
+@router.post("/v1/cameos", status_code=201)
+async def enroll(
+    owner_id: Annotated[str, Form(min_length=1, max_length=200)],
+    challenge_id: Annotated[str, Form(min_length=1, max_length=40)],
+    permission: Annotated[str, Form()] = "only_me",
+    approved_user_ids: Annotated[str, Form(description="JSON array or comma list")] = "",
+    restrictions: Annotated[str, Form(description="JSON array of short texts")] = "",
+    owner_is_minor: Annotated[bool, Form()] = False,
+    store_face_image: Annotated[bool, Form()] = False,
+    video: Annotated[UploadFile | None, File(description="Selfie video with audio")] = None,
+    images: Annotated[list[UploadFile] | None, File(description="1-5 face photos")] = None,
+    voice: Annotated[UploadFile | None, File(description="Voice clip (with images)")] = None,
+    principal: Principal = Depends(platform),
+) -> dict[str, Any]:
+    """Enrolls a cameo from a selfie video with audio that speaks the challenge phrase (or from
+    photos plus a voice clip). Stores encrypted embeddings, and the face image only if
+    `store_face_image`. Every refusal is a 4xx with the reason, and stores nothing."""
+    models = require_models()
+    request = service.EnrollmentRequest(
+        owner_id=owner_id,
+        challenge_id=challenge_id,
+        owner_is_minor=owner_is_minor,
+        permission=permission,
+        approved_user_ids=_list_field(approved_user_ids, "approved_user_ids"),
+        restrictions=_list_field(restrictions, "restrictions"),
+        store_face_image=store_face_image,
+    )
+    limit = get_settings().max_upload_bytes
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        video_path = await save_upload(video, limit, directory, "video") if video else None
+        image_paths = [
+            await save_upload(f, limit, directory, f"image{i}") for i, f in enumerate(images or [])
+        ]
+        voice_path = await save_upload(voice, limit, directory, "voice") if voice else None
+        return await run_in_threadpool(
+            service.enroll,
+            request,
+            models,
+            video=video_path,
+            images=image_paths,
+            voice=voice_path,
+            actor=principal.actor,
+        )
+
+
+@router.get("/v1/cameos/{cameo_id}")
+def get_cameo(
+    cameo_id: str,
+    owner_id: Annotated[str, Query(min_length=1)],
+    _: Principal = Depends(platform),
+) -> dict[str, Any]:
+    return service.get_cameo(cameo_id, owner_id)
+
+
+@router.patch("/v1/cameos/{cameo_id}")
+def update_permissions(
+    cameo_id: str, body: PermissionsUpdate, principal: Principal = Depends(platform)
+) -> dict[str, Any]:
+    """Changes who may use the cameo; effective at once, and emits `consent.revoked`
+    (reason `permissions_changed`) so that queued and published uses are re-checked."""
+    return service.update_permissions(
+        cameo_id,
+        body.owner_id,
+        body.permission,
+        list(body.approved_user_ids),
+        list(body.restrictions),
+        actor=principal.actor,
+    )
+
+
+@router.delete("/v1/cameos/{cameo_id}")
+def revoke(
+    cameo_id: str,
+    owner_id: Annotated[str, Query(min_length=1)],
+    purge: bool = False,
+    principal: Principal = Depends(platform),
+) -> dict[str, Any]:
+    """Revokes the cameo at once and emits `consent.revoked`. Without `purge` the face and voice
+    stay in the registry so that nobody can use them; `purge=true` deletes them too."""
+    return service.revoke(cameo_id, owner_id, actor=principal.actor, purge=purge)
+
+
+@router.get("/v1/cameos/{cameo_id}/usages")
+def usages(
+    cameo_id: str,
+    owner_id: Annotated[str, Query(min_length=1)],
+    _: Principal = Depends(platform),
+) -> dict[str, Any]:
+    """Every generation that used the cameo, drafts included."""
+    return service.usages(cameo_id, owner_id)
+
+
+@router.post("/v1/checks/consent")
+def check_consent(body: ConsentCheck, principal: Principal = Depends(platform)) -> dict[str, Any]:
+    """May this requester use these cameos with this prompt? `allow`/`block` per cameo, with the
+    reason, and a recorded grant id that the generation then cites."""
+    return service.check_consent(
+        service.ConsentRequest(
+            requester_id=body.requester_id,
+            cameo_ids=list(body.cameo_ids),
+            prompt=body.prompt,
+            requester_age_group=body.requester_age_group,
+            mutual_owner_ids=list(body.mutual_owner_ids),
+        ),
+        actor=principal.actor,
+    )
+
+
+@router.post(
+    "/v1/checks/likeness",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+        }
+    },
+)
+async def check_likeness(
+    request: Request,
+    requester_id: Annotated[str | None, Query(max_length=200)] = None,
+    mutual_owner_ids: Annotated[list[str] | None, Query()] = None,
+    _: Principal = Depends(checker),
+) -> dict[str, Any]:
+    """Upload an image, video or audio file as the raw body. Faces and voices in it are matched
+    1:N against enrolled cameos and protected people; each match has its score, threshold and,
+    with `requester_id`, the consent status for that requester."""
+    models = require_models()
+    limit = get_settings().max_upload_bytes
+    with tempfile.TemporaryDirectory() as tmp:
+        path = await spool_body(request, limit, Path(tmp))
+        return await run_in_threadpool(
+            service.likeness,
+            path,
+            models,
+            requester_id=requester_id,
+            mutual_owner_ids=mutual_owner_ids or [],
+        )
+
+
+@router.post("/v1/protected-people", status_code=201)
+async def add_protected_person(
+    name: Annotated[str, Form(min_length=1, max_length=200)],
+    files: Annotated[list[UploadFile], File(description="Photos and/or a voice clip")],
+    note: Annotated[str, Form(max_length=2000)] = "",
+    principal: Principal = Depends(admin),
+) -> dict[str, Any]:
+    """Adds a person whose likeness must never be generated without their own cameo."""
+    models = require_models()
+    limit = get_settings().max_upload_bytes
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = [await save_upload(f, limit, Path(tmp), f"media{i}") for i, f in enumerate(files)]
+        return await run_in_threadpool(
+            service.add_protected_person, name, note, models, paths, principal.actor
+        )

@@ -1,0 +1,84 @@
+"""The face, age and voice models in the service: loaded once in the background at start,
+reported to /readyz, and required by every check that needs them (a model that is not loaded
+makes the check a 503, never an `allow`)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+from cameoguard.errors import ApiError
+from cameoguard.health import register_model_check
+from cameoguard.settings import get_settings
+from safety.models.age import AgeEstimator
+from safety.models.face import DlibFaceBackend, FaceBackend, InsightFaceBackend
+from safety.models.text_embedder import ModelUnavailable
+from safety.models.voice import VoiceEmbedder
+
+log = logging.getLogger("cameoguard.consent")
+
+
+@dataclass
+class LikenessModels:
+    face: FaceBackend
+    age: AgeEstimator
+    voice: VoiceEmbedder
+
+
+_models: LikenessModels | None = None
+_error: str | None = None
+_lock = threading.Lock()
+
+
+def load_face_backend() -> FaceBackend:
+    settings = get_settings()
+    if settings.face_backend == "dlib":
+        return DlibFaceBackend()
+    if settings.face_backend == "insightface":
+        if settings.insightface_pack is None:
+            raise ModelUnavailable("face_backend=insightface needs CAMEOGUARD_INSIGHTFACE_PACK")
+        return InsightFaceBackend(settings.insightface_pack, threads=settings.model_threads)
+    raise ModelUnavailable(f"unknown face backend {settings.face_backend!r} (dlib, insightface)")
+
+
+def get_models() -> LikenessModels:
+    """Loads on first use (the CLI, tests); the service calls `start` instead."""
+    global _models, _error
+    with _lock:
+        if _models is None:
+            try:
+                _models = LikenessModels(load_face_backend(), AgeEstimator(), VoiceEmbedder())
+                _error = None
+            except Exception as exc:
+                _error = f"{type(exc).__name__}: {exc}"
+                raise
+        return _models
+
+
+def start() -> None:
+    register_model_check("face-voice-age", readiness)
+
+    def load() -> None:
+        try:
+            get_models()
+        except Exception:
+            log.error("likeness models failed to load", extra={"error": _error})
+
+    threading.Thread(target=load, name="likeness-models", daemon=True).start()
+
+
+def readiness() -> str | None:
+    if _models is not None:
+        return None
+    return _error or "likeness models loading"
+
+
+def require_models() -> LikenessModels:
+    if _models is None:
+        raise ApiError(
+            503,
+            f"face/voice models unavailable ({readiness()}); nothing can be allowed",
+            code="model_unavailable",
+        )
+    return _models
