@@ -54,14 +54,14 @@ class ExactIndex:
 
 class FaissIndex:
     def __init__(
-        self, keys: list[str], vectors: np.ndarray, dim: int, m: int = 32, ef_search: int = 128
+        self, keys: list[str], vectors: np.ndarray, dim: int, m: int = 16, ef_search: int = 128
     ) -> None:
         import faiss
 
         self.dim = dim
         self.keys = list(keys)
         self.index = faiss.IndexHNSWFlat(dim, m, faiss.METRIC_INNER_PRODUCT)
-        self.index.hnsw.efConstruction = 80
+        self.index.hnsw.efConstruction = 40
         self.index.hnsw.efSearch = ef_search
         if keys:
             self.index.add(_as_matrix(vectors, dim))
