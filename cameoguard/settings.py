@@ -90,6 +90,7 @@ class Settings(BaseSettings):
     signing_key: Path | None = Field(None, description="PEM private key of the leaf", repr=False)
     trust_anchors: Path | None = Field(None, description="PEM bundle of trusted roots")
     tsa_url: str | None = Field(None, description="RFC 3161 timestamp authority URL (optional)")
+    visible_mark_brand: str = Field("cameoguard", description="Name in the visible mark")
     face_backend: str = Field("dlib", description="Face embedding: dlib, or insightface (pack dir)")
     insightface_pack: Path | None = Field(None, description="Operator-supplied insightface pack")
     registry_index: str = Field("exact", description="1:N search: exact, or faiss (HNSW)")

@@ -68,6 +68,7 @@ def mark(
     dst: Path = typer.Argument(...),
     generation_id: str = typer.Option(..., help="The generation this clip belongs to"),
     creator: str = typer.Option("cli", help="Creator id for the record"),
+    handle: str | None = typer.Option(None, help="Creator handle shown in the visible mark"),
 ) -> None:
     """Watermark and sign an MP4, and record it (what the generator does to its output)."""
     from provenance.records import GenerationFacts
@@ -75,7 +76,7 @@ def mark(
 
     facts = GenerationFacts(
         generation_id=generation_id, creator_id=creator, cameo_ids=[], policy_pack="manual",
-        decision="allow", generator="cameoguard-cli",
+        decision="allow", generator="cameoguard-cli", creator_handle=handle,
     )  # fmt: skip
     out = mark_and_sign(src, dst, facts, actor="cli:operator")
     err.print(f"wrote {out.path} (watermark {out.watermark_id}, sha256 {out.sha256[:16]}...)")

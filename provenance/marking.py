@@ -8,6 +8,7 @@ from pathlib import Path
 
 import av
 
+from provenance.visible_mark import MarkRenderer
 from provenance.watermark import video as video_wm
 
 
@@ -19,8 +20,16 @@ class MarkResult:
     height: int
 
 
-def mark_file(src: Path, dst: Path, key: bytes, identifier: int, crf: int = 18) -> MarkResult:
-    """Re-encodes `src` into `dst` with the invisible video watermark carrying `identifier`."""
+def mark_file(
+    src: Path,
+    dst: Path,
+    key: bytes,
+    identifier: int,
+    crf: int = 18,
+    visible_text: str | None = None,
+) -> MarkResult:
+    """Re-encodes `src` into `dst`: first the visible mark (`visible_text`, when given), then
+    the invisible video watermark carrying `identifier`."""
     grid = video_wm.chip_grid(key, identifier)
     frames = 0
     last_t = 0.0
@@ -37,12 +46,18 @@ def mark_file(src: Path, dst: Path, key: bytes, identifier: int, crf: int = 18) 
             aout = out.add_stream("aac", rate=ain.codec_context.sample_rate or 48000)
             aout.layout = ain.codec_context.layout.name if ain.codec_context.layout else "mono"
         pattern = video_wm.field_for(grid, vout.height, vout.width)
+        badge = MarkRenderer.build(visible_text, vout.width, vout.height) if visible_text else None
         streams = [vin] + ([ain] if ain is not None else [])
         for packet in inp.demux(*streams):
             for frame in packet.decode():
                 if packet.stream.type == "video":
                     t = float(frame.time or 0.0)
-                    planes = frame.to_ndarray(format="yuv420p")
+                    if badge is not None:
+                        rgb = badge.apply(frame.to_ndarray(format="rgb24"), t)
+                        frame_in = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+                        planes = frame_in.reformat(format="yuv420p").to_ndarray()
+                    else:
+                        planes = frame.to_ndarray(format="yuv420p")
                     planes[: vout.height] = video_wm.mark_luma(planes[: vout.height], pattern, t)
                     marked = av.VideoFrame.from_ndarray(planes, format="yuv420p")
                     marked.pts = frame.pts

@@ -31,6 +31,7 @@ class GenerationFacts:
     policy_pack: str
     decision: str
     generator: str
+    creator_handle: str | None = None  # shown in the visible mark; never in the C2PA manifest
 
 
 def register(
@@ -46,7 +47,7 @@ def register(
         watermark_id=f"{watermark_id:016x}",
         sha256=sha256,
         fingerprints=fingerprints,
-        **asdict(facts),
+        **{k: v for k, v in asdict(facts).items() if k != "creator_handle"},  # display only
     )
     session.add(row)
     record(

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cameoguard.db import session_scope
+from cameoguard.settings import get_settings
 from provenance import records
 from provenance.c2pa_manifest import GenerationClaim, sign_file
 from provenance.fingerprint import fingerprint_video
@@ -14,6 +15,7 @@ from provenance.keys import load_signing_material
 from provenance.marking import mark_file
 from provenance.records import GenerationFacts
 from provenance.verify import file_sha256, watermark_key
+from provenance.visible_mark import mark_text
 
 
 @dataclass(frozen=True)
@@ -32,7 +34,8 @@ def mark_and_sign(src: Path, dst: Path, facts: GenerationFacts, *, actor: str) -
         watermark_id = records.new_watermark_id(session)
     with tempfile.TemporaryDirectory(dir=dst.parent) as tmp:
         marked = Path(tmp) / "marked.mp4"
-        mark_file(src, marked, watermark_key(), watermark_id)
+        visible = mark_text(get_settings().visible_mark_brand, facts.creator_handle)
+        mark_file(src, marked, watermark_key(), watermark_id, visible_text=visible)
         signed = Path(tmp) / "signed.mp4"
         claim = GenerationClaim(
             generation_id=facts.generation_id,
