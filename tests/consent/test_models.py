@@ -117,3 +117,20 @@ def test_insightface_real_pack_when_an_operator_supplies_one() -> None:
         > backend.match_threshold
         > float(a.embedding @ c.embedding)
     )
+
+
+def test_real_speech_same_reader_scores_above_other_speakers(models: LikenessModels) -> None:
+    voices = Path(__file__).parents[1] / "data" / "voices"
+
+    def embed(name: str) -> np.ndarray:
+        audio = load_media(voices / name, max_seconds=60).audio
+        assert audio is not None
+        result = models.voice.embed(audio)
+        assert result is not None, name
+        return result.embedding
+
+    reader_a, reader_b = embed("librivox_austen_0870.wav"), embed("librivox_austen_0890.wav")
+    other = embed("cmu_an4_chan3.wav")
+    same = float(reader_a @ reader_b)
+    assert same >= models.voice.match_threshold
+    assert float(reader_a @ other) < models.voice.match_threshold < same
