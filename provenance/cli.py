@@ -38,9 +38,14 @@ def verify(
     else:
         typer.echo("  c2pa      no manifest")
     if watermark.get("checked"):
+        where = " and ".join(watermark.get("found_in", []))
+        state = f"found {watermark['id']} in {where}" if watermark["found"] else "not found"
+        typer.echo(f"  watermark {state} (sync z {watermark['confidence']['sync_z']})")
+    audio = watermark.get("audio", {})
+    if audio.get("checked"):
+        state = f"found {audio['id']}" if audio.get("found") else f"not found ({audio['reason']})"
         typer.echo(
-            f"  watermark {'found ' + watermark['id'] if watermark['found'] else 'not found'}"
-            f" (sync z {watermark['confidence']['sync_z']})"
+            f"  audio wm  {state} (sync z {audio['sync_z']}, threshold {audio['threshold_z']})"
         )
     if record:
         typer.echo(f"  record    generation {record['generation_id']}, {record['created_at']}")

@@ -1,5 +1,5 @@
-"""Marking a rendered clip: the visible mark and the invisible watermarks, written as one new
-H.264 + AAC MP4. (C2PA signing comes after this, as the very last step.)"""
+"""Marking a rendered clip: the visible mark and the invisible watermarks (video and audio),
+written as one new H.264 + AAC MP4. (C2PA signing comes after this, as the very last step.)"""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import av
+import numpy as np
 
 from provenance.visible_mark import MarkRenderer
+from provenance.watermark import audio as audio_wm
 from provenance.watermark import video as video_wm
 
 
@@ -29,7 +31,9 @@ def mark_file(
     visible_text: str | None = None,
 ) -> MarkResult:
     """Re-encodes `src` into `dst`: first the visible mark (`visible_text`, when given), then
-    the invisible video watermark carrying `identifier`."""
+    the invisible video watermark carrying `identifier`, and the audio watermark on the sound."""
+    audio, audio_rate, layout = _marked_audio(src, key, identifier)
+    audio_at = 0  # samples of the marked audio already encoded
     grid = video_wm.chip_grid(key, identifier)
     frames = 0
     last_t = 0.0
@@ -40,15 +44,14 @@ def mark_file(
         vout.width, vout.height = vin.codec_context.width, vin.codec_context.height
         vout.pix_fmt = "yuv420p"
         vout.options = {"crf": str(crf), "preset": "veryfast"}
-        ain = inp.streams.audio[0] if inp.streams.audio else None
         aout = None
-        if ain is not None:
-            aout = out.add_stream("aac", rate=ain.codec_context.sample_rate or 48000)
-            aout.layout = ain.codec_context.layout.name if ain.codec_context.layout else "mono"
+        if audio is not None:
+            aout = out.add_stream("aac", rate=audio_rate)
+            aout.layout = layout
+            aout.bit_rate = 128_000
         pattern = video_wm.field_for(grid, vout.height, vout.width)
         badge = MarkRenderer.build(visible_text, vout.width, vout.height) if visible_text else None
-        streams = [vin] + ([ain] if ain is not None else [])
-        for packet in inp.demux(*streams):
+        for packet in inp.demux(vin):
             for frame in packet.decode():
                 if packet.stream.type == "video":
                     t = float(frame.time or 0.0)
@@ -66,13 +69,56 @@ def mark_file(
                         out.mux(out_packet)
                     frames += 1
                     last_t = max(last_t, t)
-                elif aout is not None:
-                    frame.pts = None
-                    for out_packet in aout.encode(frame):
-                        out.mux(out_packet)
+                    if aout is not None and audio is not None:  # keep the streams interleaved
+                        audio_at = _encode_audio(out, aout, audio, audio_at, int(t * audio_rate))
         for out_packet in vout.encode():
             out.mux(out_packet)
-        if aout is not None:
+        if aout is not None and audio is not None:
+            _encode_audio(out, aout, audio, audio_at, audio.shape[1])
             for out_packet in aout.encode():
                 out.mux(out_packet)
     return MarkResult(frames, last_t, vout.width, vout.height)
+
+
+def _marked_audio(src: Path, key: bytes, identifier: int) -> tuple[np.ndarray | None, int, str]:
+    """The source's whole audio track, decoded to float planar and watermarked."""
+    with av.open(str(src)) as inp:
+        if not inp.streams.audio:
+            return None, 0, "mono"
+        stream = inp.streams.audio[0]
+        rate = stream.codec_context.sample_rate or 48_000
+        layout = "stereo" if (stream.codec_context.channels or 1) >= 2 else "mono"
+        resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate)
+        chunks = [
+            out.to_ndarray() for frame in inp.decode(stream) for out in resampler.resample(frame)
+        ]
+        chunks += [out.to_ndarray() for out in resampler.resample(None)]
+    if not chunks:
+        return None, 0, layout
+    samples = np.concatenate(chunks, axis=1)
+    return audio_wm.embed(samples, rate, key, identifier), rate, layout
+
+
+def _encode_audio(
+    out: av.container.OutputContainer,
+    stream: av.audio.stream.AudioStream,
+    audio: np.ndarray,
+    start: int,
+    end: int,
+) -> int:
+    """Encodes audio[:, start:end] in whole 1024-sample frames (the AAC frame size; only the
+    track's last frame may be shorter); returns where it stopped."""
+    total = audio.shape[1]
+    end = min(end, total)
+    while start < end and (start + 1024 <= end or end == total):
+        stop = min(start + 1024, end)
+        frame = av.AudioFrame.from_ndarray(
+            np.ascontiguousarray(audio[:, start:stop], dtype=np.float32),
+            format="fltp",
+            layout=stream.layout.name,
+        )
+        frame.sample_rate = stream.rate
+        for packet in stream.encode(frame):
+            out.mux(packet)
+        start = stop
+    return start

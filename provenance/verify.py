@@ -17,9 +17,11 @@ from provenance import records
 from provenance.c2pa_manifest import GENERATION_ASSERTION, C2paReport, read_manifest
 from provenance.fingerprint import MATCH_BITS, closest, fingerprint_video
 from provenance.keys import trust_anchors
+from provenance.watermark import audio as audio_wm
 from provenance.watermark.video import PRESENCE_Z, detect_video
 
 log = logging.getLogger("cameoguard.provenance")
+MAX_AUDIO_SECONDS = 3600.0
 
 _MAGIC = (
     (b"\xff\xd8\xff", "image/jpeg"),
@@ -53,18 +55,57 @@ def sniff_mime(head: bytes) -> str | None:
     return None
 
 
+def _audio_section(path: Path) -> dict[str, Any]:
+    """Our audio watermark in the file's first audio track (any container FFmpeg reads)."""
+    from safety.media import MediaError, load_media
+
+    try:
+        media = load_media(path, max_seconds=MAX_AUDIO_SECONDS, max_frames=1)
+    except MediaError as exc:
+        return {"checked": False, "reason": str(exc)}
+    if not media.has_audio:
+        return {"checked": False, "reason": "no audio track"}
+    assert media.audio is not None
+    report = audio_wm.detect(media.audio, watermark_key()).as_dict()
+    return report | {"threshold_z": audio_wm.PRESENCE_Z}
+
+
 def _watermark_section(path: Path, mime: str | None) -> dict[str, Any]:
+    """The video watermark (MP4) and the audio watermark (any file with sound). The top-level
+    `found`/`id` say whether either carried our id; the video's details stay at the top."""
+    audio = (
+        _audio_section(path)
+        if mime not in ("image/jpeg", "image/png")
+        else {"checked": False, "reason": "an image has no audio"}
+    )
     if mime != "video/mp4":
-        return {"checked": False, "reason": "watermarks are read from MP4 video"}
+        found = bool(audio.get("found"))
+        return {
+            "checked": bool(audio.get("checked")),
+            "found": found,
+            "id": audio.get("id") if found else None,
+            "found_in": ["audio"] if found else [],
+            "confidence": {"sync_z": audio.get("sync_z", 0.0), "threshold_z": audio_wm.PRESENCE_Z},
+            "audio": audio,
+            "reason": "" if audio.get("checked") else "video watermarks are read from MP4 video",
+        }
     try:
         report = detect_video(path, watermark_key())
     except Exception as exc:  # corrupt media: reported, never raised
-        return {"checked": False, "reason": f"unreadable video: {type(exc).__name__}: {exc}"}
+        return {
+            "checked": False,
+            "found": False,
+            "reason": f"unreadable video: {type(exc).__name__}: {exc}",
+            "audio": audio,
+        }
     whole = report.whole
+    video_id = f"{whole.identifier:016x}" if whole.identifier is not None else None
+    found_in = (["video"] if whole.found else []) + (["audio"] if audio.get("found") else [])
     section = {
         "checked": True,
-        "found": whole.found,
-        "id": f"{whole.identifier:016x}" if whole.identifier is not None else None,
+        "found": bool(found_in),
+        "id": video_id if whole.found else audio.get("id"),
+        "found_in": found_in,
         "confidence": {"sync_z": whole.z, "threshold_z": PRESENCE_Z},
         "frames": whole.frames,
         "crop": whole.crop,
@@ -78,8 +119,10 @@ def _watermark_section(path: Path, mime: str | None) -> dict[str, Any]:
             }
             for s in report.segments
         ],
-        "audio": {"checked": False, "reason": "audio watermark not embedded by this version"},
+        "audio": audio,
     }
+    if whole.found and audio.get("found") and audio.get("id") != video_id:
+        section["conflict"] = f"video carries {video_id}, audio carries {audio.get('id')}"
     return section
 
 
@@ -119,7 +162,7 @@ def _verdict(
     else:
         head = "No content credentials"
     if watermark.get("found"):
-        head += f"; our watermark {watermark['id']} found"
+        head += f"; our watermark {watermark['id']} found in {' and '.join(watermark['found_in'])}"
     elif watermark.get("checked"):
         head += "; no watermark of ours"
     if fingerprint.get("match"):

@@ -63,6 +63,30 @@ def test_stripped_copy_is_traced_by_its_watermark(
     assert report["record_source"] == "watermark"
     assert report["fingerprint"]["match"] is True  # the 240p copy still looks like the original
     assert report["fingerprint"]["watermark_id"] == report["watermark"]["id"]
+    assert report["watermark"]["found_in"] == ["video", "audio"]  # AAC 64 kbit/s in the copy
+
+
+def test_soundtrack_alone_is_traced_by_the_audio_watermark(
+    client: TestClient, signed: Path, tmp_path: Path
+) -> None:
+    """Only the sound, re-encoded as a 64 kbit/s MP3: the audio watermark finds the record."""
+    import av
+
+    mp3 = tmp_path / "soundtrack.mp3"
+    with av.open(str(signed)) as inp, av.open(str(mp3), "w", format="mp3") as out:
+        stream = out.add_stream("libmp3lame", rate=44_100)
+        stream.bit_rate, stream.layout = 64_000, "mono"
+        resampler = av.AudioResampler(format="s16p", layout="mono", rate=44_100)
+        for frame in inp.decode(audio=0):
+            for converted in resampler.resample(frame):
+                for packet in stream.encode(converted):
+                    out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    report = post(client, make_key("auditor"), mp3.read_bytes()).json()
+    assert report["watermark"]["found_in"] == ["audio"]
+    assert report["record"]["generation_id"] == "gen_auditor"
+    assert report["record_source"] == "watermark"
 
 
 def test_platform_scope_gets_the_record_without_personal_data(
