@@ -13,6 +13,7 @@ from cameoguard.audit.log import recent, verify_chain
 from cameoguard.auth.keys import KNOWN_ROLES, Scope, create_key, list_keys, revoke_key
 from cameoguard.db import session_scope
 from cameoguard.settings import get_settings
+from consumers.cli import worker_app
 from provenance.cli import dev_ca, provenance_app, verify
 from safety.consent.cli import faces_app, protected_app, voices_app
 from safety.policy.cli import moderate, policy_app
@@ -38,6 +39,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(faces_app, name="faces")
 app.add_typer(voices_app, name="voices")
 app.add_typer(protected_app, name="protected")
+app.add_typer(worker_app, name="worker")
 
 err = Console(stderr=True)
 CLI_ACTOR = "cli:operator"

@@ -1,0 +1,89 @@
+"""Topics and their message schemas: JSON objects with a `schema_version`, validated with
+pydantic on the way out (the relay) and on the way in (the workers). Keys are item ids (or cameo
+ids for consent events), so one item's messages stay in one partition, in order."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+CONTENT_PUBLISHED = "content.published"
+CONTENT_SCORES = "content.scores"
+CONTENT_DECISIONS = "content.decisions"
+CONSENT_REVOKED = "consent.revoked"
+TOPICS = (CONTENT_PUBLISHED, CONTENT_SCORES, CONTENT_DECISIONS, CONSENT_REVOKED)
+
+
+def dead_letter_topic(group: str) -> str:
+    """One dead-letter topic per consumer group."""
+    return f"dead-letter.{group}"
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schema_version: Literal[1] = 1
+
+
+class ConsentRevoked(Message):
+    cameo_id: str = Field(min_length=1, max_length=40)
+    cameo_version: int = Field(ge=1)
+    reason: Literal["revoked", "permissions_changed"]
+    status: Literal["active", "revoked"]
+    permission: str
+    approved_user_ids: list[str]
+    at: datetime
+
+
+class ProvenanceSummary(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    watermark_id: str | None = None
+    generation_id: str | None = None
+    c2pa_state: str | None = None
+
+
+class ContentPublished(Message):
+    item_id: str = Field(min_length=1, max_length=64)
+    media_location: str
+    caption: str = Field(default="", max_length=10_000)
+    author_id: str
+    author_age_group: Literal["adult", "teen", "unknown"] = "unknown"
+    audience_age_group: Literal["all", "adult", "teen"] = "all"
+    cameo_ids: list[str] = Field(default_factory=list)
+    provenance: ProvenanceSummary = Field(default_factory=ProvenanceSummary)
+    published_at: datetime
+
+
+class ContentScores(Message):
+    item_id: str
+    classifier: Literal["deepfake", "minors", "harassment"]
+    version: str
+    scores: dict[str, float]
+    evidence: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class ContentDecision(Message):
+    item_id: str
+    decision_version: int = Field(ge=1)
+    action: Literal["publish", "age_restrict", "remove", "review"]
+    priority: int | None = None
+    reasons: list[str]
+
+
+SCHEMAS: dict[str, type[Message]] = {
+    CONSENT_REVOKED: ConsentRevoked,
+    CONTENT_PUBLISHED: ContentPublished,
+    CONTENT_SCORES: ContentScores,
+    CONTENT_DECISIONS: ContentDecision,
+}
+
+
+def validate(topic: str, payload: dict[str, Any]) -> Message:
+    """The payload as its topic's schema, or a pydantic ValidationError."""
+    schema = SCHEMAS.get(topic)
+    if schema is None:
+        raise ValueError(f"unknown topic {topic!r}")
+    return schema.model_validate(payload)
