@@ -67,6 +67,9 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL; empty means SQLite at $CAMEOGUARD_HOME/cameoguard.db",
     )
     kafka_bootstrap: str = Field(default="127.0.0.1:9092", description="Kafka bootstrap servers")
+    kafka_session_timeout_ms: int = Field(
+        default=6000, description="Consumer group session timeout (a join waits about half)"
+    )
     media_dir: Path | None = Field(default=None, description="Content-addressed media store folder")
     secret_key: str = Field(
         default="",

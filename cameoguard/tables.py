@@ -4,6 +4,7 @@ from cameoguard import events as event_tables
 from cameoguard.audit import tables as audit_tables
 from cameoguard.auth import tables as auth_tables
 from cameoguard.db import Base
+from consumers import tables as feed_tables
 from provenance import tables as provenance_tables
 from safety.consent import tables as consent_tables
 
@@ -13,5 +14,6 @@ __all__ = [
     "auth_tables",
     "consent_tables",
     "event_tables",
+    "feed_tables",
     "provenance_tables",
 ]

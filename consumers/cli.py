@@ -1,4 +1,5 @@
-"""`cameoguard worker ...`: the processes of the feed. Today: the outbox relay."""
+"""`cameoguard worker ...`: the processes of the feed: the outbox relay and the classifier
+workers."""
 
 from __future__ import annotations
 
@@ -42,3 +43,28 @@ def relay(
     worker.run(stop)
     producer.close()
     err.print(f"relay stopped: published {worker.published}, dead-lettered {worker.dead_lettered}")
+
+
+@worker_app.command("harassment")
+def harassment(
+    bootstrap: str = typer.Option(None, help="Kafka bootstrap servers (default: settings)"),
+) -> None:
+    """Score captions of published items for harassment (consumer group `harassment`)."""
+    from cameoguard.settings import get_settings
+    from consumers.harassment import make_handler
+    from consumers.runner import Worker, WorkerConfig, describe
+    from consumers.schemas import CONTENT_PUBLISHED
+    from safety.policy.engine import get_engine
+
+    settings = get_settings()
+    config = WorkerConfig(
+        group="harassment",
+        topics=[CONTENT_PUBLISHED],
+        bootstrap=bootstrap or settings.kafka_bootstrap,
+        session_timeout_ms=settings.kafka_session_timeout_ms,
+    )
+    worker = Worker(config, make_handler(get_engine()))
+    worker.install_signal_handlers()
+    err.print(f"harassment worker consuming {CONTENT_PUBLISHED} from {config.bootstrap}")
+    worker.run()
+    err.print(f"harassment worker stopped: {describe(worker)}")

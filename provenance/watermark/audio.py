@@ -33,7 +33,7 @@ STRENGTH_DB = -20.0  # watermark level relative to the sound's band envelope
 SYNC_SHARE = 0.2  # share of the watermark's power given to the sync sequence
 ENVELOPE_S = 0.02
 LPC_ORDER = 16
-PRESENCE_Z = 6.0  # sync z for presence, plus a CRC match; unmarked audio: see bench/audio_watermark.py
+PRESENCE_Z = 6.0  # sync z for presence, plus a CRC match (unmarked: bench/audio_watermark.py)
 MIN_SECONDS = 2.0
 RAKE_LAGS = 2
 

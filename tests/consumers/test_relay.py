@@ -4,12 +4,10 @@ with their event id; a row that fails its schema goes to the dead-letter topic."
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from datetime import UTC, datetime
 
 import pytest
-from kafka import KafkaConsumer
 from pydantic import ValidationError
 from sqlalchemy import select
 
@@ -17,15 +15,7 @@ from cameoguard.db import session_scope
 from cameoguard.events import OutboxEvent, emit
 from consumers.relay import OutboxRelay, make_producer, pending_count, wait_until_drained
 from consumers.schemas import CONSENT_REVOKED, dead_letter_topic, validate
-
-
-def _bootstrap() -> str:
-    bootstrap = os.environ.get("CAMEOGUARD_TEST_KAFKA_BOOTSTRAP")
-    if not bootstrap:
-        if os.environ.get("CI"):
-            pytest.fail("CI must run the broker tests: CAMEOGUARD_TEST_KAFKA_BOOTSTRAP is unset")
-        pytest.skip("no broker: use scripts/test.sh")
-    return bootstrap
+from tests.consumers.conftest import read_topic
 
 
 def _revoked(cameo_id: str) -> dict:
@@ -51,31 +41,13 @@ def test_schemas_refuse_bad_payloads() -> None:
         validate("nope", {})
 
 
-def _read(topic: str, bootstrap: str, keys: set[str], want: int) -> list:
-    consumer = KafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap.split(","),
-        group_id=None,
-        auto_offset_reset="earliest",
-        consumer_timeout_ms=3000,
-    )
-    found = []
-    try:
-        for _ in range(10):
-            for message in consumer:
-                if message.key is not None and message.key.decode() in keys:
-                    found.append(message)
-            if len(found) >= want:
-                break
-    finally:
-        consumer.close()
-    return found
+def _read(topic: str, bootstrap: str, keys: set[str]) -> list:
+    return [m for m in read_topic(topic, bootstrap) if m.key and m.key.decode() in keys]
 
 
 @pytest.mark.kafka
 @pytest.mark.parametrize("database", ["sqlite"], indirect=True)
-def test_relay_publishes_acknowledged_rows_in_order(database: str) -> None:
-    bootstrap = _bootstrap()
+def test_relay_publishes_acknowledged_rows_in_order(database: str, bootstrap: str) -> None:
     ids = [f"cam_{uuid.uuid4().hex[:12]}" for _ in range(3)]
     with session_scope(write=True) as session:
         for cameo_id in ids:
@@ -88,13 +60,13 @@ def test_relay_publishes_acknowledged_rows_in_order(database: str) -> None:
     producer.close()
     assert pending_count() == 0 and relay.published == 4 and relay.dead_lettered == 1
 
-    messages = _read(CONSENT_REVOKED, bootstrap, set(ids), want=3)
+    messages = _read(CONSENT_REVOKED, bootstrap, set(ids))
     assert sorted(m.key.decode() for m in messages) == sorted(ids)
     for message in messages:
         body = json.loads(message.value)
         assert body["cameo_id"] == message.key.decode() and body["schema_version"] == 1
         assert dict(message.headers)["event-id"]
-    dead = _read(dead_letter_topic("relay"), bootstrap, {"cam_broken"}, want=1)
+    dead = _read(dead_letter_topic("relay"), bootstrap, {"cam_broken"})
     assert dead and "cameo_version" in json.loads(dead[0].value)["error"]
     with session_scope() as session:
         rows = session.scalars(select(OutboxEvent)).all()

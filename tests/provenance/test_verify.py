@@ -17,7 +17,8 @@ from tests.media_factory import make_clip, transcode
 
 @pytest.fixture(scope="module")
 def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_clip(tmp_path_factory.mktemp("src") / "clip.mp4", seconds=6, seed=9)
+    # 10 s, like a feed clip: the audio watermark needs about 8 s to survive AAC at 64 kbit/s.
+    return make_clip(tmp_path_factory.mktemp("src") / "clip.mp4", seconds=10, seed=9)
 
 
 @pytest.fixture

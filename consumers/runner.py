@@ -1,0 +1,174 @@
+"""The consumer loop every worker runs: one consumer group per worker kind, several instances
+sharing the partitions.
+
+For each message: validate it against its topic's schema, call the worker's handler (which
+writes its result, and any events it causes, in one database transaction), and only then commit
+the offset. A failing handler is retried with backoff; a message that still fails, or that fails
+its schema, goes to the group's dead-letter topic with the error, and the worker moves on.
+SIGTERM finishes the message in hand, commits, and leaves the group."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
+from kafka.structs import OffsetAndMetadata
+from prometheus_client import Counter, Gauge, Histogram
+from pydantic import ValidationError
+
+from consumers.relay import make_producer
+from consumers.schemas import Message, dead_letter_topic, validate
+
+log = logging.getLogger("cameoguard.worker")
+
+MESSAGES = Counter("cameoguard_worker_messages_total", "Messages handled", ["group", "outcome"])
+LATENCY = Histogram(
+    "cameoguard_worker_handle_seconds",
+    "Time to handle one message",
+    ["group"],
+    buckets=(0.005, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
+)
+LAG = Gauge("cameoguard_worker_lag", "Messages behind the end of the log", ["group"])
+
+Handler = Callable[[str, Message, dict[str, str]], None]
+
+
+class PermanentError(Exception):
+    """The message can never be handled (retrying will not help): dead-letter it at once."""
+
+
+@dataclass
+class WorkerConfig:
+    group: str
+    topics: list[str]
+    bootstrap: str
+    session_timeout_ms: int = 6000
+    max_attempts: int = 3
+    backoff_s: float = 0.5
+    poll_ms: int = 500
+
+
+class Worker:
+    def __init__(self, config: WorkerConfig, handler: Handler) -> None:
+        self.config = config
+        self.handler = handler
+        self.stop = threading.Event()
+        self.handled = 0
+        self.dead_lettered = 0
+        self._consumer: KafkaConsumer | None = None
+        self._producer: KafkaProducer | None = None
+
+    def _connect(self) -> None:
+        self._consumer = KafkaConsumer(
+            *self.config.topics,
+            bootstrap_servers=self.config.bootstrap.split(","),
+            group_id=self.config.group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            session_timeout_ms=self.config.session_timeout_ms,
+            heartbeat_interval_ms=max(500, self.config.session_timeout_ms // 3),
+            max_poll_records=20,
+            max_poll_interval_ms=300_000,
+        )
+        self._producer = make_producer(self.config.bootstrap)
+
+    def _dead_letter(self, record: ConsumerRecord, error: str) -> None:
+        assert self._producer is not None
+        payload = {
+            "topic": record.topic,
+            "partition": record.partition,
+            "offset": record.offset,
+            "key": record.key.decode(errors="replace") if record.key else None,
+            "value": record.value.decode(errors="replace") if record.value else None,
+            "error": error[:2000],
+            "group": self.config.group,
+        }
+        future = self._producer.send(
+            dead_letter_topic(self.config.group), key=payload["key"] or "", value=payload
+        )
+        future.get(timeout=15)  # the offset is committed only once the dead letter is safe
+        self.dead_lettered += 1
+        MESSAGES.labels(self.config.group, "dead_lettered").inc()
+        log.error("dead-lettered", extra={"group": self.config.group, "error": error[:300]})
+
+    def _handle(self, record: ConsumerRecord) -> None:
+        headers = {k: v.decode(errors="replace") for k, v in (record.headers or [])}
+        try:
+            message = validate(record.topic, json.loads(record.value))
+        except (ValidationError, ValueError) as exc:
+            self._dead_letter(record, f"invalid message: {exc}")
+            return
+        started = time.perf_counter()
+        for attempt in range(1, self.config.max_attempts + 1):
+            try:
+                self.handler(record.topic, message, headers)
+                break
+            except PermanentError as exc:
+                self._dead_letter(record, f"PermanentError: {exc}")
+                return
+            except Exception as exc:
+                MESSAGES.labels(self.config.group, "retried").inc()
+                if attempt == self.config.max_attempts or self.stop.is_set():
+                    self._dead_letter(record, f"{type(exc).__name__}: {exc}")
+                    return
+                log.warning("handler failed, retrying", extra={"attempt": attempt})
+                self.stop.wait(self.config.backoff_s * 2 ** (attempt - 1))
+        self.handled += 1
+        MESSAGES.labels(self.config.group, "ok").inc()
+        LATENCY.labels(self.config.group).observe(time.perf_counter() - started)
+
+    def _commit(self, record: ConsumerRecord) -> None:
+        assert self._consumer is not None
+        partition = TopicPartition(record.topic, record.partition)
+        self._consumer.commit({partition: OffsetAndMetadata(record.offset + 1, "", -1)})
+
+    def _update_lag(self) -> None:
+        assert self._consumer is not None
+        assigned = self._consumer.assignment()
+        if not assigned:
+            return
+        ends = self._consumer.end_offsets(list(assigned))
+        lag = sum(max(0, ends[p] - (self._consumer.position(p) or 0)) for p in assigned)
+        LAG.labels(self.config.group).set(lag)
+
+    def run(self) -> None:
+        """Until `stop` is set. Each record is handled, then its offset committed."""
+        self._connect()
+        assert self._consumer is not None
+        try:
+            while not self.stop.is_set():
+                batches = self._consumer.poll(timeout_ms=self.config.poll_ms)
+                for records in batches.values():
+                    for record in records:
+                        # The message in hand is finished even when SIGTERM arrives meanwhile.
+                        self._handle(record)
+                        self._commit(record)
+                        if self.stop.is_set():
+                            break
+                    if self.stop.is_set():
+                        break
+                self._update_lag()
+        finally:
+            self._consumer.close()
+            if self._producer is not None:
+                self._producer.close()
+
+    def install_signal_handlers(self) -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: self.stop.set())
+
+
+def describe(worker: Worker) -> dict[str, Any]:
+    return {
+        "group": worker.config.group,
+        "handled": worker.handled,
+        "dead_lettered": worker.dead_lettered,
+    }

@@ -1,0 +1,133 @@
+"""Workers against the real broker: a published item is scored once, offsets are committed after
+the write, a poison message and a handler that keeps failing land in the dead-letter topic."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, select
+
+from cameoguard.db import session_scope
+from cameoguard.events import OutboxEvent
+from consumers.harassment import make_handler
+from consumers.relay import make_producer
+from consumers.runner import Worker, WorkerConfig
+from consumers.schemas import CONTENT_PUBLISHED, CONTENT_SCORES, dead_letter_topic
+from consumers.tables import FeedScore
+from tests.consumers.conftest import read_topic
+
+pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+
+
+def _item(item_id: str, caption: str) -> dict:
+    return {
+        "schema_version": 1,
+        "item_id": item_id,
+        "media_location": f"media/{item_id}.mp4",
+        "caption": caption,
+        "author_id": "user_1",
+        "author_age_group": "adult",
+        "published_at": datetime.now(UTC).isoformat(),
+    }
+
+
+def _run_until(worker: Worker, done, timeout_s: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout_s
+    try:
+        while time.monotonic() < deadline and not done():
+            time.sleep(0.2)
+    finally:
+        worker.stop.set()
+        thread.join(timeout=30)
+    assert done(), "worker did not finish in time"
+
+
+def _scores(item_ids: list[str]) -> int:
+    with session_scope() as session:
+        query = select(func.count()).where(FeedScore.item_id.in_(item_ids))
+        return int(session.scalar(query) or 0)
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_harassment_worker_scores_each_item_once(database: str, bootstrap: str) -> None:
+    from safety.policy.engine import get_engine
+
+    run = uuid.uuid4().hex[:8]
+    items = {
+        f"it_{run}_kind": "what a lovely sunset over the lake",
+        f"it_{run}_mean": "you are a worthless idiot and everyone hates you, go away loser",
+    }
+    producer = make_producer(bootstrap)
+    for item_id, caption in items.items():
+        producer.send(CONTENT_PUBLISHED, key=item_id, value=_item(item_id, caption))
+    producer.send(CONTENT_PUBLISHED, key=f"it_{run}_bad", value={"item_id": "missing fields"})
+    producer.flush()
+    config = WorkerConfig(
+        group=f"harassment-{run}", topics=[CONTENT_PUBLISHED], bootstrap=bootstrap
+    )
+    worker = Worker(config, make_handler(get_engine()))
+    _run_until(worker, lambda: _scores(list(items)) == 2 and worker.dead_lettered >= 1)
+    with session_scope() as session:
+        rows = {r.item_id: r for r in session.scalars(select(FeedScore)).all()}
+        assert (
+            rows[f"it_{run}_mean"].scores["harassment"]
+            > rows[f"it_{run}_kind"].scores["harassment"]
+        )
+        events = session.scalars(
+            select(OutboxEvent).where(OutboxEvent.topic == CONTENT_SCORES)
+        ).all()
+        assert sorted(e.key for e in events if e.key in items) == sorted(items)
+
+    # A second worker in the same group resumes after the committed offsets: nothing is redone.
+    seen: list[str] = []
+    scorer = make_handler(get_engine())
+
+    def recording(topic, message, headers):  # type: ignore[no-untyped-def]
+        seen.append(message.item_id)
+        scorer(topic, message, headers)
+
+    again = Worker(config, recording)
+    producer.send(CONTENT_PUBLISHED, key=f"it_{run}_late", value=_item(f"it_{run}_late", "hello"))
+    producer.flush()
+    _run_until(again, lambda: _scores([f"it_{run}_late"]) == 1)
+    assert not set(items) & set(seen)  # committed before: not handled again
+    assert _scores(list(items)) == 2
+    producer.close()
+
+    dead = [json.loads(m.value) for m in read_topic(dead_letter_topic(config.group), bootstrap)]
+    assert any("invalid message" in d["error"] and d["key"] == f"it_{run}_bad" for d in dead)
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_a_handler_that_keeps_failing_is_retried_then_dead_lettered(
+    database: str, bootstrap: str
+) -> None:
+    run = uuid.uuid4().hex[:8]
+    calls: list[str] = []
+
+    def flaky(topic, message, headers):  # type: ignore[no-untyped-def]
+        calls.append(message.item_id)
+        if message.item_id.endswith("poison"):
+            raise RuntimeError("storage unavailable")
+
+    producer = make_producer(bootstrap)
+    for suffix in ("poison", "fine"):
+        producer.send(CONTENT_PUBLISHED, key=f"{run}_{suffix}", value=_item(f"{run}_{suffix}", "x"))
+    producer.flush()
+    producer.close()
+    config = WorkerConfig(
+        group=f"flaky-{run}", topics=[CONTENT_PUBLISHED], bootstrap=bootstrap, backoff_s=0.05
+    )
+    worker = Worker(config, flaky)
+    _run_until(worker, lambda: f"{run}_fine" in calls and calls.count(f"{run}_poison") == 3)
+    assert calls.count(f"{run}_poison") == 3  # the first try and two retries, then dead-lettered
+    dead = [json.loads(m.value) for m in read_topic(dead_letter_topic(config.group), bootstrap)]
+    poison = [d for d in dead if d["key"] == f"{run}_poison"]
+    assert len(poison) == 1 and "storage unavailable" in poison[0]["error"]
