@@ -68,3 +68,29 @@ def harassment(
     err.print(f"harassment worker consuming {CONTENT_PUBLISHED} from {config.bootstrap}")
     worker.run()
     err.print(f"harassment worker stopped: {describe(worker)}")
+
+
+@worker_app.command("aggregator")
+def aggregator(
+    bootstrap: str = typer.Option(None, help="Kafka bootstrap servers (default: settings)"),
+) -> None:
+    """Join the classifiers' scores per item and decide (consumer group `aggregator`)."""
+    from cameoguard.settings import get_settings
+    from consumers.aggregator import make_handler
+    from consumers.feed_policy import load_feed_policy
+    from consumers.runner import Worker, WorkerConfig, describe
+    from consumers.schemas import CONTENT_SCORES
+
+    settings = get_settings()
+    policy = load_feed_policy()
+    config = WorkerConfig(
+        group="aggregator",
+        topics=[CONTENT_SCORES],
+        bootstrap=bootstrap or settings.kafka_bootstrap,
+        session_timeout_ms=settings.kafka_session_timeout_ms,
+    )
+    worker = Worker(config, make_handler(policy))
+    worker.install_signal_handlers()
+    err.print(f"aggregator ({policy.ref}) consuming {CONTENT_SCORES} from {config.bootstrap}")
+    worker.run()
+    err.print(f"aggregator stopped: {describe(worker)}")

@@ -29,6 +29,7 @@ def score_caption(engine: PolicyEngine, item: ContentPublished) -> ContentScores
     scores = {
         c: round(decision.categories[c].score, 4) for c in CATEGORIES if c in decision.categories
     }
+    scores["risk"] = max(scores.values(), default=0.0)  # what the aggregator thresholds
     evidence = [
         {"kind": "rule", "id": r["id"], "category": r.get("category")} for r in decision.rules
     ] + [{"kind": "policy", "action": decision.action, "flagged": decision.flagged}]

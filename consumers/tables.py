@@ -23,3 +23,26 @@ class FeedScore(Base):
     scores: Mapped[dict[str, float]] = mapped_column(JSON)
     evidence: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class FeedDecision(Base):
+    """The aggregator's decision for an item, one row per distinct set of inputs: a replayed
+    score finds its row (same input digest) and changes nothing; new inputs get the next
+    decision version."""
+
+    __tablename__ = "feed_decisions"
+    __table_args__ = (
+        UniqueConstraint("item_id", "input_digest"),
+        UniqueConstraint("item_id", "decision_version"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    item_id: Mapped[str] = mapped_column(String(64), index=True)
+    decision_version: Mapped[int] = mapped_column(Integer)
+    input_digest: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(20))
+    priority: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    reasons: Mapped[list[str]] = mapped_column(JSON)
+    risks: Mapped[dict[str, float]] = mapped_column(JSON)
+    policy: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -11,12 +11,13 @@ import logging
 import re
 import threading
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 log = logging.getLogger("cameoguard.policy")
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 POLICIES_DIR = Path(__file__).resolve().parents[2] / "policies"
 
@@ -199,6 +200,11 @@ def _line_of(node: yaml.Node, loc: tuple[Any, ...]) -> int | None:
 
 def load_pack(path: Path) -> PolicyPack:
     """Loads and validates one pack; raises PackError naming the file, line and reason."""
+    return load_yaml_model(path, PolicyPack)
+
+
+def load_yaml_model(path: Path, model: type[ModelT]) -> ModelT:
+    """Any YAML file in `policies/` validated by `model`; PackError with file, line, reason."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -213,7 +219,7 @@ def load_pack(path: Path) -> PolicyPack:
     if not isinstance(data, dict) or node is None:
         raise PackError(path, 1, "a pack is a YAML mapping")
     try:
-        return PolicyPack.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = tuple(first.get("loc", ()))

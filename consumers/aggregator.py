@@ -1,0 +1,83 @@
+"""The aggregator: joins the classifier workers' scores per item and decides with the feed
+policy (`policies/feed.yaml`): publish, age-restrict, remove, or review with a priority.
+
+Triggered by `content.scores`; reads the item's latest score per classifier from the database
+(the workers wrote them there), decides once every required classifier has scored, and writes
+the decision and its `content.decisions` event in one transaction. Idempotent: the decision is
+keyed by a digest of its inputs, so replaying the topic changes nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from sqlalchemy import func, select
+
+from cameoguard.db import session_scope
+from cameoguard.events import emit
+from consumers.feed_policy import FeedPolicy, decide
+from consumers.runner import PermanentError
+from consumers.schemas import CONTENT_DECISIONS, ContentDecision, ContentScores, Message
+from consumers.tables import FeedDecision, FeedScore
+
+
+def _latest_scores(session, item_id: str) -> dict[str, FeedScore]:  # type: ignore[no-untyped-def]
+    rows = session.scalars(
+        select(FeedScore).where(FeedScore.item_id == item_id).order_by(FeedScore.id)
+    ).all()
+    return {row.classifier: row for row in rows}  # later rows win
+
+
+def aggregate(policy: FeedPolicy, item_id: str) -> FeedDecision | None:
+    """Decides for one item if it can; returns the new decision, or None (waiting or replay)."""
+    with session_scope(write=True) as session:
+        latest = _latest_scores(session, item_id)
+        if any(name not in latest for name in policy.require):
+            return None  # still waiting for a classifier
+        risks = {name: float(row.scores.get("risk", 0.0)) for name, row in latest.items()}
+        inputs = {
+            "policy": policy.ref,
+            "scores": {n: [r.version, r.scores] for n, r in sorted(latest.items())},
+        }
+        digest = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
+        known = session.scalar(
+            select(FeedDecision.id).where(
+                FeedDecision.item_id == item_id, FeedDecision.input_digest == digest
+            )
+        )
+        if known is not None:
+            return None  # the same inputs were decided before: a replay
+        version = 1 + int(
+            session.scalar(select(func.count()).where(FeedDecision.item_id == item_id)) or 0
+        )
+        verdict = decide(policy, risks)
+        row = FeedDecision(
+            item_id=item_id,
+            decision_version=version,
+            input_digest=digest,
+            action=verdict.action,
+            priority=verdict.priority,
+            reasons=verdict.reasons,
+            risks=risks,
+            policy=policy.ref,
+        )
+        session.add(row)
+        event = ContentDecision(
+            item_id=item_id,
+            decision_version=version,
+            action=verdict.action,  # type: ignore[arg-type]
+            priority=verdict.priority,
+            reasons=verdict.reasons,
+        )
+        emit(session, CONTENT_DECISIONS, item_id, event.model_dump(mode="json"))
+        session.flush()
+        return row
+
+
+def make_handler(policy: FeedPolicy):  # type: ignore[no-untyped-def]
+    def handle(topic: str, message: Message, headers: dict[str, str]) -> None:
+        if not isinstance(message, ContentScores):
+            raise PermanentError(f"aggregator got a {type(message).__name__}")
+        aggregate(policy, message.item_id)
+
+    return handle

@@ -1,0 +1,89 @@
+"""The feed's thresholds (`policies/feed.yaml`) and the decision they give for an item's risk
+scores. Pure: no database, no broker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from safety.policy.pack import POLICIES_DIR, load_yaml_model
+
+SEVERITY = {"publish": 0, "age_restrict": 1, "review": 2, "remove": 3}
+CLASSIFIERS = ("deepfake", "minors", "harassment")
+
+
+class ClassifierThresholds(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    age_restrict: float | None = Field(None, ge=0, le=1)
+    review: float = Field(ge=0, le=1)
+    remove: float | None = Field(None, ge=0, le=1)
+    priority: int = Field(ge=1, le=5)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ClassifierThresholds:
+        if self.remove is not None and self.remove < self.review:
+            raise ValueError("remove must be at least review")
+        if self.age_restrict is not None and self.age_restrict > self.review:
+            raise ValueError("age_restrict must be at most review")
+        return self
+
+
+class FeedPolicy(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    version: int = Field(ge=1)
+    require: list[str]
+    classifiers: dict[str, ClassifierThresholds]
+
+    @model_validator(mode="after")
+    def _known(self) -> FeedPolicy:
+        for name in [*self.require, *self.classifiers]:
+            if name not in CLASSIFIERS:
+                raise ValueError(f"unknown classifier {name!r} (known: {', '.join(CLASSIFIERS)})")
+        missing = set(self.require) - set(self.classifiers)
+        if missing:
+            raise ValueError(f"required classifiers without thresholds: {sorted(missing)}")
+        return self
+
+    @property
+    def ref(self) -> str:
+        return f"{self.id}@{self.version}"
+
+
+def load_feed_policy(path: Path | None = None) -> FeedPolicy:
+    return load_yaml_model(path or POLICIES_DIR / "feed.yaml", FeedPolicy)
+
+
+class Verdict(BaseModel):
+    action: str
+    priority: int | None
+    reasons: list[str]
+
+
+def decide(policy: FeedPolicy, risks: dict[str, float]) -> Verdict:
+    """The most severe action over the classifiers' risks, with every reason."""
+    action, priority, reasons = "publish", None, []
+    for name, risk in sorted(risks.items()):
+        t = policy.classifiers.get(name)
+        if t is None:
+            continue
+        step = "publish"
+        if t.remove is not None and risk >= t.remove:
+            step, limit = "remove", t.remove
+        elif risk >= t.review:
+            step, limit = "review", t.review
+        elif t.age_restrict is not None and risk >= t.age_restrict:
+            step, limit = "age_restrict", t.age_restrict
+        if step == "publish":
+            continue
+        reasons.append(f"{name} risk {risk:.2f} >= {step} {limit:.2f} ({policy.ref})")
+        if step in ("review", "remove"):
+            priority = t.priority if priority is None else min(priority, t.priority)
+        if SEVERITY[step] > SEVERITY[action]:
+            action = step
+    if action == "publish":
+        reasons.append(f"every risk under its thresholds ({policy.ref})")
+    return Verdict(action=action, priority=priority, reasons=reasons)
