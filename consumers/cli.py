@@ -45,29 +45,36 @@ def relay(
     err.print(f"relay stopped: published {worker.published}, dead-lettered {worker.dead_lettered}")
 
 
+def _run_worker(group: str, topic: str, handler, bootstrap: str | None, label: str) -> None:  # type: ignore[no-untyped-def]
+    from cameoguard.settings import get_settings
+    from consumers.runner import Worker, WorkerConfig, describe
+
+    settings = get_settings()
+    config = WorkerConfig(
+        group=group,
+        topics=[topic],
+        bootstrap=bootstrap or settings.kafka_bootstrap,
+        session_timeout_ms=settings.kafka_session_timeout_ms,
+    )
+    worker = Worker(config, handler)
+    worker.install_signal_handlers()
+    err.print(f"{label} consuming {topic} from {config.bootstrap}")
+    worker.run()
+    err.print(f"{label} stopped: {describe(worker)}")
+
+
 @worker_app.command("harassment")
 def harassment(
     bootstrap: str = typer.Option(None, help="Kafka bootstrap servers (default: settings)"),
 ) -> None:
     """Score captions of published items for harassment (consumer group `harassment`)."""
-    from cameoguard.settings import get_settings
     from consumers.harassment import make_handler
-    from consumers.runner import Worker, WorkerConfig, describe
     from consumers.schemas import CONTENT_PUBLISHED
     from safety.policy.engine import get_engine
 
-    settings = get_settings()
-    config = WorkerConfig(
-        group="harassment",
-        topics=[CONTENT_PUBLISHED],
-        bootstrap=bootstrap or settings.kafka_bootstrap,
-        session_timeout_ms=settings.kafka_session_timeout_ms,
+    _run_worker(
+        "harassment", CONTENT_PUBLISHED, make_handler(get_engine()), bootstrap, "harassment worker"
     )
-    worker = Worker(config, make_handler(get_engine()))
-    worker.install_signal_handlers()
-    err.print(f"harassment worker consuming {CONTENT_PUBLISHED} from {config.bootstrap}")
-    worker.run()
-    err.print(f"harassment worker stopped: {describe(worker)}")
 
 
 @worker_app.command("aggregator")
@@ -75,22 +82,11 @@ def aggregator(
     bootstrap: str = typer.Option(None, help="Kafka bootstrap servers (default: settings)"),
 ) -> None:
     """Join the classifiers' scores per item and decide (consumer group `aggregator`)."""
-    from cameoguard.settings import get_settings
     from consumers.aggregator import make_handler
     from consumers.feed_policy import load_feed_policy
-    from consumers.runner import Worker, WorkerConfig, describe
     from consumers.schemas import CONTENT_SCORES
 
-    settings = get_settings()
     policy = load_feed_policy()
-    config = WorkerConfig(
-        group="aggregator",
-        topics=[CONTENT_SCORES],
-        bootstrap=bootstrap or settings.kafka_bootstrap,
-        session_timeout_ms=settings.kafka_session_timeout_ms,
+    _run_worker(
+        "aggregator", CONTENT_SCORES, make_handler(policy), bootstrap, f"aggregator ({policy.ref})"
     )
-    worker = Worker(config, make_handler(policy))
-    worker.install_signal_handlers()
-    err.print(f"aggregator ({policy.ref}) consuming {CONTENT_SCORES} from {config.bootstrap}")
-    worker.run()
-    err.print(f"aggregator stopped: {describe(worker)}")
