@@ -90,3 +90,37 @@ def aggregator(
     _run_worker(
         "aggregator", CONTENT_SCORES, make_handler(policy), bootstrap, f"aggregator ({policy.ref})"
     )
+
+
+@worker_app.command("minors")
+def minors(
+    bootstrap: str = typer.Option(None, help="Kafka bootstrap servers (default: settings)"),
+) -> None:
+    """Score published items for minors risk (consumer group `minors`)."""
+    from cameoguard.settings import get_settings
+    from consumers.feed_policy import load_feed_policy
+    from consumers.minors import score_item
+    from consumers.schemas import CONTENT_PUBLISHED
+    from consumers.scoring import scoring_handler
+    from safety.consent.models import get_models
+    from safety.policy.engine import get_engine
+
+    engine, models, policy = get_engine(), get_models(), load_feed_policy()
+    margin = get_settings().minor_age_margin
+    handler = scoring_handler(lambda item: score_item(item, engine, models, policy, margin))
+    _run_worker("minors", CONTENT_PUBLISHED, handler, bootstrap, "minors worker")
+
+
+@worker_app.command("deepfake")
+def deepfake(
+    bootstrap: str = typer.Option(None, help="Kafka bootstrap servers (default: settings)"),
+) -> None:
+    """Score published items for deepfake risk (consumer group `deepfake`)."""
+    from consumers.deepfake import score_item
+    from consumers.schemas import CONTENT_PUBLISHED
+    from consumers.scoring import scoring_handler
+    from safety.consent.models import get_models
+
+    models = get_models()
+    handler = scoring_handler(lambda item: score_item(item, models))
+    _run_worker("deepfake", CONTENT_PUBLISHED, handler, bootstrap, "deepfake worker")

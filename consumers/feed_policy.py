@@ -3,9 +3,10 @@ scores. Pure: no database, no broker."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from safety.policy.pack import POLICIES_DIR, load_yaml_model
 
@@ -37,6 +38,17 @@ class FeedPolicy(BaseModel):
     version: int = Field(ge=1)
     require: list[str]
     classifiers: dict[str, ClassifierThresholds]
+    minor_terms: list[str] = Field(default_factory=list)
+
+    @field_validator("minor_terms")
+    @classmethod
+    def _compiles(cls, terms: list[str]) -> list[str]:
+        for term in terms:
+            try:
+                re.compile(term)
+            except re.error as exc:
+                raise ValueError(f"minor_terms: {term!r} is not a valid pattern: {exc}") from exc
+        return terms
 
     @model_validator(mode="after")
     def _known(self) -> FeedPolicy:

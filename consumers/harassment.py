@@ -4,13 +4,9 @@ in one transaction; a replay finds the row and does nothing."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
-from cameoguard.db import session_scope
-from cameoguard.events import emit
 from consumers.runner import PermanentError
-from consumers.schemas import CONTENT_SCORES, ContentPublished, ContentScores, Message
-from consumers.tables import FeedScore
+from consumers.schemas import ContentPublished, ContentScores
+from consumers.scoring import scoring_handler
 from safety.policy.engine import CheckContext, PolicyEngine
 from safety.policy.normalize import InvalidText
 
@@ -43,29 +39,4 @@ def score_caption(engine: PolicyEngine, item: ContentPublished) -> ContentScores
 
 
 def make_handler(engine: PolicyEngine):  # type: ignore[no-untyped-def]
-    def handle(topic: str, message: Message, headers: dict[str, str]) -> None:
-        if not isinstance(message, ContentPublished):
-            raise PermanentError(f"harassment worker got a {type(message).__name__}")
-        result = score_caption(engine, message)
-        with session_scope(write=True) as session:
-            exists = session.scalar(
-                select(FeedScore.id).where(
-                    FeedScore.item_id == result.item_id,
-                    FeedScore.classifier == CLASSIFIER,
-                    FeedScore.version == result.version,
-                )
-            )
-            if exists is not None:
-                return  # already scored by this version: a replay
-            session.add(
-                FeedScore(
-                    item_id=result.item_id,
-                    classifier=CLASSIFIER,
-                    version=result.version,
-                    scores=result.scores,
-                    evidence=result.evidence,
-                )
-            )
-            emit(session, CONTENT_SCORES, result.item_id, result.model_dump(mode="json"))
-
-    return handle
+    return scoring_handler(lambda item: score_caption(engine, item))
