@@ -45,6 +45,10 @@ def relay(
     err.print(f"relay stopped: published {worker.published}, dead-lettered {worker.dead_lettered}")
 
 
+GroupOpt = typer.Option(None, "--group", help="Consumer group (default: the worker's name)")
+BootstrapOpt = typer.Option(None, help="Kafka bootstrap servers (default: settings)")
+
+
 def _run_worker(group: str, topic: str, handler, bootstrap: str | None, label: str) -> None:  # type: ignore[no-untyped-def]
     from cameoguard.settings import get_settings
     from consumers.runner import Worker, WorkerConfig, describe
@@ -65,7 +69,8 @@ def _run_worker(group: str, topic: str, handler, bootstrap: str | None, label: s
 
 @worker_app.command("harassment")
 def harassment(
-    bootstrap: str = typer.Option(None, help="Kafka bootstrap servers (default: settings)"),
+    bootstrap: str = BootstrapOpt,
+    group: str = GroupOpt,
 ) -> None:
     """Score captions of published items for harassment (consumer group `harassment`)."""
     from consumers.harassment import make_handler
@@ -79,7 +84,8 @@ def harassment(
 
 @worker_app.command("aggregator")
 def aggregator(
-    bootstrap: str = typer.Option(None, help="Kafka bootstrap servers (default: settings)"),
+    bootstrap: str = BootstrapOpt,
+    group: str = GroupOpt,
 ) -> None:
     """Join the classifiers' scores per item and decide (consumer group `aggregator`)."""
     from consumers.aggregator import make_handler
@@ -94,7 +100,8 @@ def aggregator(
 
 @worker_app.command("minors")
 def minors(
-    bootstrap: str = typer.Option(None, help="Kafka bootstrap servers (default: settings)"),
+    bootstrap: str = BootstrapOpt,
+    group: str = GroupOpt,
 ) -> None:
     """Score published items for minors risk (consumer group `minors`)."""
     from cameoguard.settings import get_settings
@@ -108,12 +115,13 @@ def minors(
     engine, models, policy = get_engine(), get_models(), load_feed_policy()
     margin = get_settings().minor_age_margin
     handler = scoring_handler(lambda item: score_item(item, engine, models, policy, margin))
-    _run_worker("minors", CONTENT_PUBLISHED, handler, bootstrap, "minors worker")
+    _run_worker(group or "minors", CONTENT_PUBLISHED, handler, bootstrap, "minors worker")
 
 
 @worker_app.command("deepfake")
 def deepfake(
-    bootstrap: str = typer.Option(None, help="Kafka bootstrap servers (default: settings)"),
+    bootstrap: str = BootstrapOpt,
+    group: str = GroupOpt,
 ) -> None:
     """Score published items for deepfake risk (consumer group `deepfake`)."""
     from consumers.deepfake import score_item
@@ -123,4 +131,4 @@ def deepfake(
 
     models = get_models()
     handler = scoring_handler(lambda item: score_item(item, models))
-    _run_worker("deepfake", CONTENT_PUBLISHED, handler, bootstrap, "deepfake worker")
+    _run_worker(group or "deepfake", CONTENT_PUBLISHED, handler, bootstrap, "deepfake worker")
