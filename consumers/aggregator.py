@@ -17,7 +17,13 @@ from cameoguard.db import session_scope
 from cameoguard.events import emit
 from consumers.feed_policy import FeedPolicy, decide
 from consumers.runner import PermanentError
-from consumers.schemas import CONTENT_DECISIONS, ContentDecision, ContentScores, Message
+from consumers.schemas import (
+    CONTENT_DECISIONS,
+    ConsentRevoked,
+    ContentDecision,
+    ContentScores,
+    Message,
+)
 from consumers.tables import FeedDecision, FeedScore
 
 
@@ -74,10 +80,74 @@ def aggregate(policy: FeedPolicy, item_id: str) -> FeedDecision | None:
         return row
 
 
+def items_using_cameo(session, cameo_id: str) -> list[str]:  # type: ignore[no-untyped-def]
+    """Items whose deepfake evidence names the cameo (declared, in our record, or matched).
+    A scan over deepfake scores: fine for the embedded default, an index for large feeds."""
+    found = set()
+    rows = session.execute(
+        select(FeedScore.item_id, FeedScore.evidence).where(FeedScore.classifier == "deepfake")
+    ).all()
+    for item_id, evidence in rows:
+        for entry in evidence or []:
+            if entry.get("cameo_id") == cameo_id or cameo_id in (entry.get("ids") or []):
+                found.add(item_id)
+    return sorted(found)
+
+
+def apply_revocation(policy: FeedPolicy, event: ConsentRevoked) -> list[FeedDecision]:
+    """Takes down (revoked) or sends to review (permissions changed) every item that used the
+    cameo. Keyed by the event (cameo id and version), so a replay changes nothing."""
+    action = "remove" if event.reason == "revoked" else "review"
+    reason = (
+        f"consent for cameo {event.cameo_id} {event.reason.replace('_', ' ')} "
+        f"(cameo version {event.cameo_version})"
+    )
+    made = []
+    with session_scope(write=True) as session:
+        for item_id in items_using_cameo(session, event.cameo_id):
+            inputs = {"revocation": [event.cameo_id, event.cameo_version, event.reason]}
+            digest = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
+            known = session.scalar(
+                select(FeedDecision.id).where(
+                    FeedDecision.item_id == item_id, FeedDecision.input_digest == digest
+                )
+            )
+            if known is not None:
+                continue
+            version = 1 + int(
+                session.scalar(select(func.count()).where(FeedDecision.item_id == item_id)) or 0
+            )
+            row = FeedDecision(
+                item_id=item_id,
+                decision_version=version,
+                input_digest=digest,
+                action=action,
+                priority=1 if action == "review" else None,
+                reasons=[reason],
+                risks={},
+                policy=policy.ref,
+            )
+            session.add(row)
+            event_out = ContentDecision(
+                item_id=item_id,
+                decision_version=version,
+                action=action,  # type: ignore[arg-type]
+                priority=row.priority,
+                reasons=[reason],
+            )
+            emit(session, CONTENT_DECISIONS, item_id, event_out.model_dump(mode="json"))
+            made.append(row)
+        session.flush()
+    return made
+
+
 def make_handler(policy: FeedPolicy):  # type: ignore[no-untyped-def]
     def handle(topic: str, message: Message, headers: dict[str, str]) -> None:
-        if not isinstance(message, ContentScores):
+        if isinstance(message, ContentScores):
+            aggregate(policy, message.item_id)
+        elif isinstance(message, ConsentRevoked):
+            apply_revocation(policy, message)
+        else:
             raise PermanentError(f"aggregator got a {type(message).__name__}")
-        aggregate(policy, message.item_id)
 
     return handle

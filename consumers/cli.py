@@ -49,20 +49,22 @@ GroupOpt = typer.Option(None, "--group", help="Consumer group (default: the work
 BootstrapOpt = typer.Option(None, help="Kafka bootstrap servers (default: settings)")
 
 
-def _run_worker(group: str, topic: str, handler, bootstrap: str | None, label: str) -> None:  # type: ignore[no-untyped-def]
+def _run_worker(
+    group: str, topic: str | list[str], handler, bootstrap: str | None, label: str
+) -> None:  # type: ignore[no-untyped-def]
     from cameoguard.settings import get_settings
     from consumers.runner import Worker, WorkerConfig, describe
 
     settings = get_settings()
     config = WorkerConfig(
         group=group,
-        topics=[topic],
+        topics=[topic] if isinstance(topic, str) else topic,
         bootstrap=bootstrap or settings.kafka_bootstrap,
         session_timeout_ms=settings.kafka_session_timeout_ms,
     )
     worker = Worker(config, handler)
     worker.install_signal_handlers()
-    err.print(f"{label} consuming {topic} from {config.bootstrap}")
+    err.print(f"{label} consuming {', '.join(config.topics)} from {config.bootstrap}")
     worker.run()
     err.print(f"{label} stopped: {describe(worker)}")
 
@@ -87,7 +89,8 @@ def aggregator(
     bootstrap: str = BootstrapOpt,
     group: str = GroupOpt,
 ) -> None:
-    """Join the classifiers' scores per item and decide (consumer group `aggregator`)."""
+    """Decide per item from the classifiers' scores, and take down or re-review items whose
+    cameo consent was revoked (consumer group `aggregator`)."""
     from consumers.aggregator import make_handler
     from consumers.feed_policy import load_feed_policy
     from consumers.schemas import CONTENT_SCORES

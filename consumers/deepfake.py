@@ -42,6 +42,9 @@ def score_item(item: ContentPublished, models: LikenessModels) -> ContentScores:
     seen = likeness(path, models, requester_id=item.author_id)
     evidence: list[dict[str, Any]] = [{"kind": "provenance", "ai_generated": ai,
                                        "verdict": report.get("verdict")}]  # fmt: skip
+    cameos_used = sorted(set(item.cameo_ids) | record_cameos)
+    if cameos_used:  # what a consent.revoked event is matched against later
+        evidence.append({"kind": "cameos_used", "ids": cameos_used})
     segments: dict[int, float] = {}
     risk = RISK_AI_ONLY if ai else 0.0
     sources = [("face", f["time"], m) for f in seen["faces"] for m in f["matches"]]
@@ -67,6 +70,7 @@ def score_item(item: ContentPublished, models: LikenessModels) -> ContentScores:
                 "kind": modality,
                 "time": time,
                 "match": f"{match['kind']}:{match['id']}",
+                "cameo_id": match["id"] if match["kind"] == "cameo" else None,
                 "score": match["score"],
                 "threshold": match["threshold"],
                 "consent": "on record" if consented else match["consent"],

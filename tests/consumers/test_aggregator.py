@@ -3,6 +3,7 @@ version when the inputs change, and a broken policy refused with its line."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -81,3 +82,38 @@ def test_aggregator_waits_decides_once_and_versions_new_inputs(database: str) ->
             (1, "review"),
             (2, "remove"),
         ]
+
+
+def test_revoked_consent_takes_down_items_that_used_the_cameo(database: str) -> None:
+    from consumers.aggregator import apply_revocation
+    from consumers.schemas import ConsentRevoked
+
+    policy = load_feed_policy()
+    with session_scope(write=True) as session:
+        session.add_all(
+            [
+                FeedScore(item_id="used", classifier="deepfake", version="v1",
+                          scores={"risk": 0.05},
+                          evidence=[{"kind": "cameos_used", "ids": ["cam_a"]}]),
+                FeedScore(item_id="matched", classifier="deepfake", version="v1",
+                          scores={"risk": 0.05},
+                          evidence=[{"kind": "face", "cameo_id": "cam_a", "match": "cameo:cam_a"}]),
+                FeedScore(item_id="other", classifier="deepfake", version="v1",
+                          scores={"risk": 0.0}, evidence=[]),
+            ]
+        )  # fmt: skip
+    event = ConsentRevoked(
+        cameo_id="cam_a",
+        cameo_version=3,
+        reason="revoked",
+        status="revoked",
+        permission="only_me",
+        approved_user_ids=[],
+        at=datetime.now(UTC),
+    )
+    made = apply_revocation(policy, event)
+    assert sorted(d.item_id for d in made) == ["matched", "used"]
+    assert all(d.action == "remove" and "cam_a" in d.reasons[0] for d in made)
+    assert apply_revocation(policy, event) == []  # a replay changes nothing
+    narrowed = event.model_copy(update={"reason": "permissions_changed", "cameo_version": 4})
+    assert {d.action for d in apply_revocation(policy, narrowed)} == {"review"}
