@@ -101,3 +101,22 @@ def test_marked_mp4_carries_the_id_in_its_audio(tmp_path: Path) -> None:
     assert result.found and result.identifier == ID
     original = load_media(source, max_seconds=60).audio
     assert original is not None and not awm.detect(original, KEY).found
+
+
+def test_a_silent_video_without_an_audio_track_is_marked_too(tmp_path: Path) -> None:
+    source = tmp_path / "mute.mp4"
+    with av.open(str(source), "w", format="mp4") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 160, 96, "yuv420p"
+        for i in range(50):
+            rgb = np.full((96, 160, 3), (i * 5) % 255, dtype=np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    marked = tmp_path / "marked.mp4"
+    result = mark_file(source, marked, KEY, ID)
+    assert result.frames == 50
+    with av.open(str(marked)) as container:
+        assert not container.streams.audio
+    assert load_media(marked, max_seconds=10).audio is None
