@@ -18,11 +18,14 @@ from cameoguard.health import router as health_router
 from cameoguard.middleware import RequestContextMiddleware
 from cameoguard.observability import configure_logging
 from cameoguard.settings import get_settings
+from consumers.api import router as feed_router
 from provenance.api import router as provenance_router
 from safety.consent import models as consent_models
 from safety.consent.api import router as consent_router
 from safety.policy import service as policy_service
 from safety.policy.api import router as policy_router
+from safety.review import metrics as review_metrics
+from safety.review.api import router as review_router
 
 DESCRIPTION = """
 Trust-and-safety and provenance checks for an AI video app with cameos.
@@ -65,6 +68,9 @@ def create_app() -> FastAPI:
     app.include_router(policy_router)
     app.include_router(provenance_router)
     app.include_router(consent_router)
+    app.include_router(feed_router)
+    app.include_router(review_router)
+    review_metrics.register()
 
     any_scope = require_scope(*Scope)
 

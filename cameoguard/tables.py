@@ -7,6 +7,7 @@ from cameoguard.db import Base
 from consumers import tables as feed_tables
 from provenance import tables as provenance_tables
 from safety.consent import tables as consent_tables
+from safety.review import tables as review_tables
 
 __all__ = [
     "Base",
@@ -16,4 +17,5 @@ __all__ = [
     "event_tables",
     "feed_tables",
     "provenance_tables",
+    "review_tables",
 ]

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from cameoguard.db import session_scope
 from cameoguard.events import emit
 from consumers.feed_policy import FeedPolicy, decide
+from consumers.items import apply_action, review_snapshot
 from consumers.runner import PermanentError
 from consumers.schemas import (
     CONTENT_DECISIONS,
@@ -24,7 +25,9 @@ from consumers.schemas import (
     ContentScores,
     Message,
 )
-from consumers.tables import FeedDecision, FeedScore
+from consumers.tables import FeedDecision, FeedItem, FeedScore
+from safety.review.cases import CaseRequest, open_case
+from safety.review.routing import review_policy
 
 
 def _latest_scores(session, item_id: str) -> dict[str, FeedScore]:  # type: ignore[no-untyped-def]
@@ -32,6 +35,52 @@ def _latest_scores(session, item_id: str) -> dict[str, FeedScore]:  # type: igno
         select(FeedScore).where(FeedScore.item_id == item_id).order_by(FeedScore.id)
     ).all()
     return {row.classifier: row for row in rows}  # later rows win
+
+
+def signals_of(policy: FeedPolicy, risks: dict[str, float]) -> list[str]:
+    """The classifiers whose risk crossed any of their thresholds (routes the review case)."""
+    found = []
+    for name, risk in risks.items():
+        t = policy.classifiers.get(name)
+        if t is None:
+            continue
+        lowest = min(x for x in (t.age_restrict, t.review, t.remove) if x is not None)
+        if risk >= lowest:
+            found.append(name)
+    return sorted(found)
+
+
+def _act(
+    session,  # type: ignore[no-untyped-def]
+    item_id: str,
+    action: str,
+    source: str,
+    reasons: list[str],
+    priority: int | None,
+    signals: list[str],
+) -> None:
+    """Applies a decision to the item's state and, for `review`, opens (or merges into) the
+    item's review case with everything the reviewer needs."""
+    apply_action(session, item_id, action, source, reasons)
+    if action != "review":
+        return
+    item = session.get(FeedItem, item_id)
+    if item is None:
+        return  # an item published elsewhere: the platform acts on content.decisions
+    session.flush()
+    open_case(
+        session,
+        CaseRequest(
+            kind="content",
+            item_id=item_id,
+            signals=signals,
+            severity=priority or 3,
+            reasons=reasons,
+            snapshot=review_snapshot(session, item),
+            reach=item.views,
+        ),
+        review_policy(),
+    )
 
 
 def aggregate(policy: FeedPolicy, item_id: str) -> FeedDecision | None:
@@ -76,6 +125,15 @@ def aggregate(policy: FeedPolicy, item_id: str) -> FeedDecision | None:
             reasons=verdict.reasons,
         )
         emit(session, CONTENT_DECISIONS, item_id, event.model_dump(mode="json"))
+        _act(
+            session,
+            item_id,
+            verdict.action,
+            "aggregator",
+            verdict.reasons,
+            verdict.priority,
+            signals_of(policy, risks),
+        )
         session.flush()
         return row
 
@@ -136,6 +194,7 @@ def apply_revocation(policy: FeedPolicy, event: ConsentRevoked) -> list[FeedDeci
                 reasons=[reason],
             )
             emit(session, CONTENT_DECISIONS, item_id, event_out.model_dump(mode="json"))
+            _act(session, item_id, action, "revocation", [reason], row.priority, ["deepfake"])
             made.append(row)
         session.flush()
     return made
@@ -147,6 +206,12 @@ def make_handler(policy: FeedPolicy):  # type: ignore[no-untyped-def]
             aggregate(policy, message.item_id)
         elif isinstance(message, ConsentRevoked):
             apply_revocation(policy, message)
+        elif isinstance(message, ContentDecision):
+            if message.source == "review":  # a reviewer decided: apply it to the item
+                with session_scope(write=True) as session:
+                    apply_action(
+                        session, message.item_id, message.action, "review", message.reasons
+                    )
         else:
             raise PermanentError(f"aggregator got a {type(message).__name__}")
 

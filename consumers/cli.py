@@ -80,7 +80,11 @@ def harassment(
     from safety.policy.engine import get_engine
 
     _run_worker(
-        "harassment", CONTENT_PUBLISHED, make_handler(get_engine()), bootstrap, "harassment worker"
+        group or "harassment",
+        CONTENT_PUBLISHED,
+        make_handler(get_engine()),
+        bootstrap,
+        "harassment worker",
     )
 
 
@@ -93,11 +97,15 @@ def aggregator(
     cameo consent was revoked (consumer group `aggregator`)."""
     from consumers.aggregator import make_handler
     from consumers.feed_policy import load_feed_policy
-    from consumers.schemas import CONTENT_SCORES
+    from consumers.schemas import CONSENT_REVOKED, CONTENT_DECISIONS, CONTENT_SCORES
 
     policy = load_feed_policy()
     _run_worker(
-        "aggregator", CONTENT_SCORES, make_handler(policy), bootstrap, f"aggregator ({policy.ref})"
+        group or "aggregator",
+        [CONTENT_SCORES, CONSENT_REVOKED, CONTENT_DECISIONS],
+        make_handler(policy),
+        bootstrap,
+        f"aggregator ({policy.ref})",
     )
 
 

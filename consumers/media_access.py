@@ -1,21 +1,17 @@
-"""Where a published item's media lives: a path inside the media store (settings.media_dir).
-Locations that escape the store are refused; a missing file is retried (it may still be
-uploading) and then dead-lettered by the runner."""
+"""Where a published item's media lives, for the workers: locations that escape the store are
+permanent errors (dead-lettered); a missing file is retried (it may still be uploading) and
+then dead-lettered by the runner."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from cameoguard.settings import get_settings
+from cameoguard import media_store
 from consumers.runner import PermanentError
 
 
 def resolve_media(location: str) -> Path:
-    store = get_settings().effective_media_dir.resolve()
-    candidate = Path(location)
-    path = (candidate if candidate.is_absolute() else store / candidate).resolve()
-    if not path.is_relative_to(store):
-        raise PermanentError(f"media location {location!r} is outside the media store")
-    if not path.is_file():
-        raise FileNotFoundError(f"media {location!r} not found in the media store")
-    return path
+    try:
+        return media_store.resolve(location)
+    except media_store.MediaLocationError as exc:
+        raise PermanentError(str(exc)) from exc

@@ -71,6 +71,10 @@ class ContentDecision(Message):
     action: Literal["publish", "age_restrict", "remove", "review"]
     priority: int | None = None
     reasons: list[str]
+    # Who decided: the aggregator (versions count per item) or a reviewer (versions count the
+    # item's review decisions; `case_id` names the case).
+    source: Literal["aggregator", "review"] = "aggregator"
+    case_id: str | None = None
 
 
 SCHEMAS: dict[str, type[Message]] = {

@@ -46,3 +46,27 @@ class FeedDecision(Base):
     risks: Mapped[dict[str, float]] = mapped_column(JSON)
     policy: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class FeedItem(Base):
+    """A published item and its current state in the feed. `scoring` until the aggregator
+    decides; then `published`, `age_restricted` (hidden from teen accounts), `in_review` (held
+    until a reviewer decides) or `removed`. `state_source` says who set it: a reviewer's
+    decision is not overridden by a later automatic one, except a consent revocation."""
+
+    __tablename__ = "feed_items"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    author_id: Mapped[str] = mapped_column(String(200), index=True)
+    author_age_group: Mapped[str] = mapped_column(String(10))
+    audience_age_group: Mapped[str] = mapped_column(String(10))
+    caption: Mapped[str] = mapped_column(String(10_000))
+    media_location: Mapped[str] = mapped_column(String(500))
+    cameo_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    provenance: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    views: Mapped[int] = mapped_column(Integer, default=0)
+    state: Mapped[str] = mapped_column(String(20), default="scoring", index=True)
+    state_source: Mapped[str] = mapped_column(String(20), default="publish")
+    state_reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    state_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -6,6 +6,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 source scripts/setup.sh
+# Debian's Chromium and its driver for the reviewer page's browser test (no browser download).
+apt_install chromium chromium-driver
 
 STATE="$(mktemp -d /tmp/cameoguard-test.XXXXXX)"
 cleanup() {

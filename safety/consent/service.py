@@ -29,7 +29,13 @@ from safety.consent.analysis import MediaAnalysis, analyse, cluster_identities, 
 from safety.consent.models import LikenessModels
 from safety.consent.registry import Entry, registry
 from safety.consent.sealing import seal, seal_vector
-from safety.consent.tables import Cameo, ConsentGrant, EnrollmentChallenge, ProtectedPerson
+from safety.consent.tables import (
+    Cameo,
+    CameoNotice,
+    ConsentGrant,
+    EnrollmentChallenge,
+    ProtectedPerson,
+)
 from safety.media import Media, MediaError, load_media
 from safety.models.age import ADULT_AGE
 
@@ -431,8 +437,23 @@ def usages(cameo_id: str, owner_id: str) -> dict[str, Any]:
             .where(ConsentGrant.cameo_id == cameo_id, ConsentGrant.generation_id.is_not(None))
             .order_by(ConsentGrant.created_at)
         ).all()
+        notices = session.scalars(
+            select(CameoNotice)
+            .where(CameoNotice.cameo_id == cameo_id)
+            .order_by(CameoNotice.created_at)
+        ).all()
         return {
             "cameo_id": cameo_id,
+            "misuse_notices": [
+                {
+                    "item_id": n.item_id,
+                    "case_id": n.case_id,
+                    "action": n.action,
+                    "reason_code": n.reason_code,
+                    "at": n.created_at.isoformat(),
+                }
+                for n in notices
+            ],
             "generations": [
                 {
                     "generation_id": g.generation_id,
@@ -444,6 +465,31 @@ def usages(cameo_id: str, owner_id: str) -> dict[str, Any]:
                 for g in grants
             ],
         }
+
+
+def notify_misuse(
+    session: Any,
+    cameo_id: str,
+    *,
+    item_id: str | None,
+    case_id: str,
+    action: str,
+    reason_code: str,
+) -> bool:
+    """Adds a misuse notice to the cameo owner's record (called by the review area in the
+    reviewer's decision's transaction). False when no such cameo exists (purged)."""
+    if session.get(Cameo, cameo_id) is None:
+        return False
+    session.add(
+        CameoNotice(
+            cameo_id=cameo_id,
+            item_id=item_id,
+            case_id=case_id,
+            action=action,
+            reason_code=reason_code,
+        )
+    )
+    return True
 
 
 def attach_generation(session: Any, grant_ids: list[str], generation_id: str) -> None:

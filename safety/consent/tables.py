@@ -79,3 +79,18 @@ class ProtectedPerson(Base):
     voice_model: Mapped[str | None] = mapped_column(String(100), nullable=True)
     voice_embedding: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class CameoNotice(Base):
+    """A notice on a cameo owner's record: a reviewer decided that an item misused the cameo.
+    The owner sees these with the cameo's usages."""
+
+    __tablename__ = "cameo_notices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    cameo_id: Mapped[str] = mapped_column(ForeignKey("cameos.id"), index=True)
+    item_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    case_id: Mapped[str] = mapped_column(String(40))
+    action: Mapped[str] = mapped_column(String(20))
+    reason_code: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,0 +1,219 @@
+"""HTTP routes of the feed: uploading media to the store, publishing items, their state, user
+reports and creators' appeals (both open review cases)."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from pathlib import Path
+from typing import Any, Literal
+
+import av
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from cameoguard import media_store
+from cameoguard.auth.keys import Principal, Scope
+from cameoguard.deps import require_scope, short_session
+from cameoguard.errors import ApiError
+from cameoguard.settings import get_settings
+from cameoguard.uploads import spool_body
+from consumers.items import ItemError, NewItem, item_view, publish, review_snapshot
+from consumers.tables import FeedItem
+from safety.review.cases import CaseError, add_report, appeal_status, open_appeal, update_reach
+from safety.review.routing import review_policy
+
+router = APIRouter(tags=["feed"])
+platform = require_scope(Scope.platform, Scope.admin)
+reader = require_scope(Scope.platform, Scope.reviewer, Scope.auditor, Scope.admin)
+
+ITEM_ID = r"^[A-Za-z0-9_.:-]{1,64}$"
+UserId = Field(min_length=1, max_length=200)
+
+
+def _item_error(exc: ItemError | CaseError) -> ApiError:
+    return ApiError(exc.status, exc.message, code=exc.code)
+
+
+def _probe_video(path: Path) -> str:
+    """The file's container suffix, if it is a video that FFmpeg can open; else a 422."""
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise ApiError(422, "the upload has no video stream", code="not_video")
+            name = container.format.name
+    except (av.FFmpegError, UnicodeDecodeError, ValueError) as exc:
+        raise ApiError(422, f"the upload is not a readable video: {exc}", code="bad_media") from exc
+    if "mp4" in name or "mov" in name:
+        return ".mp4"
+    if "webm" in name or "matroska" in name:
+        return ".webm"
+    raise ApiError(422, f"unsupported container {name!r}: send MP4 or WebM", code="bad_media")
+
+
+@router.post("/v1/media", status_code=201)
+async def upload_media(
+    request: Request, principal: Principal = Depends(platform)
+) -> dict[str, Any]:
+    """Stores a video (the raw request body, MP4 or WebM) in the content-addressed media store
+    and answers its location, for `POST /v1/feed/items`."""
+    limit = get_settings().max_upload_bytes
+    with tempfile.TemporaryDirectory() as tmp:
+        path = await spool_body(request, limit, Path(tmp))
+        suffix = await run_in_threadpool(_probe_video, path)
+        size = path.stat().st_size
+        location = await run_in_threadpool(media_store.put, path, suffix)
+    return {"media_location": location, "bytes": size}
+
+
+class PublishRequest(BaseModel):
+    item_id: str = Field(pattern=ITEM_ID, description="The platform's id for the item")
+    author_id: str = UserId
+    media_location: str = Field(min_length=1, max_length=500)
+    caption: str = Field("", max_length=10_000)
+    author_age_group: Literal["adult", "teen", "unknown"] = "unknown"
+    audience_age_group: Literal["all", "adult", "teen"] = "all"
+    cameo_ids: list[str] = Field(default_factory=list, max_length=10)
+    provenance: dict[str, str | None] = Field(
+        default_factory=dict, description="watermark_id, generation_id, c2pa_state"
+    )
+
+
+@router.post("/v1/feed/items", status_code=202)
+def publish_item(body: PublishRequest, principal: Principal = Depends(platform)) -> dict[str, Any]:
+    """Publishes an item into the feed: it is stored in state `scoring` and streamed to the
+    classifier workers; the aggregator's decision sets its state. 202: the decision follows."""
+    try:
+        media_store.resolve(body.media_location)
+    except media_store.MediaLocationError as exc:
+        raise ApiError(422, str(exc), code="bad_media_location") from exc
+    except FileNotFoundError as exc:
+        raise ApiError(422, str(exc), code="media_not_found") from exc
+    unknown = set(body.provenance) - {"watermark_id", "generation_id", "c2pa_state"}
+    if unknown:
+        raise ApiError(422, f"unknown provenance fields {sorted(unknown)}")
+    new = NewItem(
+        item_id=body.item_id,
+        author_id=body.author_id,
+        media_location=body.media_location,
+        caption=body.caption,
+        author_age_group=body.author_age_group,
+        audience_age_group=body.audience_age_group,
+        cameo_ids=body.cameo_ids,
+        provenance=body.provenance,
+    )
+    with short_session(write=True) as session:
+        try:
+            item = publish(session, new, actor=principal.actor)
+        except ItemError as exc:
+            raise _item_error(exc) from exc
+        session.flush()
+        return item_view(item)
+
+
+def _get_item(session: Any, item_id: str) -> FeedItem:
+    item = session.get(FeedItem, item_id) if re.match(ITEM_ID, item_id) else None
+    if item is None:
+        raise ApiError(404, f"no item {item_id}", code="unknown_item")
+    return item
+
+
+@router.get("/v1/feed/items/{item_id}")
+def get_item(item_id: str, principal: Principal = Depends(reader)) -> dict[str, Any]:
+    """The item's state (`scoring`, `published`, `age_restricted`, `in_review`, `removed`) and
+    the reasons for it."""
+    with short_session() as session:
+        return item_view(_get_item(session, item_id))
+
+
+class ReachUpdate(BaseModel):
+    views: int = Field(ge=0, le=10**12)
+
+
+@router.post("/v1/feed/items/{item_id}/reach")
+def set_reach(
+    item_id: str, body: ReachUpdate, principal: Principal = Depends(platform)
+) -> dict[str, Any]:
+    """The item's view count so far: open review cases of widely seen items come first."""
+    with short_session(write=True) as session:
+        item = _get_item(session, item_id)
+        item.views = max(item.views, body.views)
+        update_reach(session, item_id, item.views)
+        return item_view(item)
+
+
+class ReportRequest(BaseModel):
+    item_id: str = Field(min_length=1, max_length=64)
+    reporter_id: str = UserId
+    reason: str = Field(min_length=1, max_length=40)
+    note: str = Field("", max_length=2000)
+
+
+@router.post("/v1/reports", status_code=201)
+def report(body: ReportRequest, principal: Principal = Depends(platform)) -> dict[str, Any]:
+    """A user's report of an item. Reports of one item share its open review case; the same
+    reporter reporting again while the case is open is answered with the first report."""
+    with short_session(write=True) as session:
+        item = _get_item(session, body.item_id)
+        try:
+            row, case, duplicate = add_report(
+                session,
+                review_policy(),
+                item_id=item.id,
+                reporter_id=body.reporter_id,
+                reason=body.reason,
+                note=body.note,
+                snapshot=review_snapshot(session, item),
+                reach=item.views,
+            )
+        except CaseError as exc:
+            raise _item_error(exc) from exc
+        return {
+            "report_id": row.id,
+            "case_id": case.id,
+            "duplicate": duplicate,
+            "reports_on_case": case.report_count,
+        }
+
+
+class AppealRequest(BaseModel):
+    item_id: str = Field(min_length=1, max_length=64)
+    author_id: str = UserId
+    statement: str = Field(min_length=1, max_length=5000)
+
+
+@router.post("/v1/appeals", status_code=201)
+def appeal(body: AppealRequest, principal: Principal = Depends(platform)) -> dict[str, Any]:
+    """The creator appeals the removal of their item: a case for a different reviewer."""
+    with short_session(write=True) as session:
+        item = _get_item(session, body.item_id)
+        if item.author_id != body.author_id:
+            raise ApiError(403, "only the item's author can appeal", code="not_author")
+        if item.state != "removed":
+            raise ApiError(409, f"the item is {item.state}, not removed", code="not_removed")
+        try:
+            case = open_appeal(
+                session,
+                review_policy(),
+                item_id=item.id,
+                removed_at=item.state_changed_at,
+                statement=body.statement,
+                snapshot=review_snapshot(session, item),
+            )
+        except CaseError as exc:
+            raise _item_error(exc) from exc
+        session.flush()
+        status = appeal_status(session, case.id)
+        assert status is not None
+        return status
+
+
+@router.get("/v1/appeals/{appeal_id}")
+def get_appeal(appeal_id: str, principal: Principal = Depends(platform)) -> dict[str, Any]:
+    """The appeal's status and, once decided, its outcome (`granted` reinstates the item)."""
+    with short_session() as session:
+        status = appeal_status(session, appeal_id)
+    if status is None:
+        raise ApiError(404, f"no appeal {appeal_id}", code="unknown_appeal")
+    return status

@@ -1,0 +1,163 @@
+"""Published items: publishing (the item and its `content.published` event in one
+transaction), applying decisions to an item's state, and what a reviewer sees of an item."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cameoguard.audit.log import record
+from cameoguard.db import utcnow
+from cameoguard.events import emit
+from consumers.schemas import CONTENT_PUBLISHED, ContentPublished, ProvenanceSummary
+from consumers.tables import FeedDecision, FeedItem, FeedScore
+
+STATE_OF_ACTION = {
+    "publish": "published",
+    "age_restrict": "age_restricted",
+    "review": "in_review",
+    "remove": "removed",
+}
+
+
+class ItemError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+@dataclass
+class NewItem:
+    item_id: str
+    author_id: str
+    media_location: str
+    caption: str = ""
+    author_age_group: str = "unknown"
+    audience_age_group: str = "all"
+    cameo_ids: list[str] = field(default_factory=list)
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+
+def publish(session: Session, new: NewItem, actor: str) -> FeedItem:
+    """Adds the item in state `scoring` and its `content.published` event. Publishing the same
+    item id again is refused (409)."""
+    if session.get(FeedItem, new.item_id) is not None:
+        raise ItemError(409, "item_exists", f"item {new.item_id} was already published")
+    now = utcnow()
+    message = ContentPublished(
+        item_id=new.item_id,
+        media_location=new.media_location,
+        caption=new.caption,
+        author_id=new.author_id,
+        author_age_group=new.author_age_group,  # type: ignore[arg-type]
+        audience_age_group=new.audience_age_group,  # type: ignore[arg-type]
+        cameo_ids=new.cameo_ids,
+        provenance=ProvenanceSummary.model_validate(new.provenance),
+        published_at=now,
+    )
+    item = FeedItem(
+        id=new.item_id,
+        author_id=new.author_id,
+        author_age_group=new.author_age_group,
+        audience_age_group=new.audience_age_group,
+        caption=new.caption,
+        media_location=new.media_location,
+        cameo_ids=new.cameo_ids,
+        provenance=message.provenance.model_dump(),
+        views=0,
+        state="scoring",
+        state_source="publish",
+        state_reasons=[],
+        state_changed_at=now,
+        created_at=now,
+    )
+    session.add(item)
+    emit(session, CONTENT_PUBLISHED, new.item_id, message.model_dump(mode="json"))
+    record(
+        session,
+        actor=actor,
+        action="feed.publish",
+        subject=f"item:{new.item_id}",
+        reason="published to the feed",
+        details={"author_id": new.author_id, "cameo_ids": new.cameo_ids},
+    )
+    return item
+
+
+def apply_action(
+    session: Session, item_id: str, action: str, source: str, reasons: list[str]
+) -> bool:
+    """Sets the item's state from a decision. A reviewer's decision stands against later
+    automatic ones, except a consent revocation (consent always wins). Returns whether the
+    state changed; unknown items (published elsewhere) are skipped."""
+    item = session.get(FeedItem, item_id)
+    if item is None:
+        return False
+    if item.state_source == "review" and source == "aggregator":
+        return False
+    state = STATE_OF_ACTION[action]
+    if item.state == state and item.state_reasons == reasons:
+        return False
+    item.state, item.state_source, item.state_reasons = state, source, reasons
+    item.state_changed_at = utcnow()
+    return True
+
+
+def latest_scores(session: Session, item_id: str) -> dict[str, dict[str, Any]]:
+    rows = session.scalars(
+        select(FeedScore).where(FeedScore.item_id == item_id).order_by(FeedScore.id)
+    ).all()
+    return {
+        row.classifier: {"version": row.version, "scores": row.scores, "evidence": row.evidence}
+        for row in rows
+    }
+
+
+def review_snapshot(session: Session, item: FeedItem) -> dict[str, Any]:
+    """What a reviewer needs beside the video: the item, every classifier's scores and
+    evidence, the feed's latest decision and its policy version, the provenance summary."""
+    decision = session.scalar(
+        select(FeedDecision)
+        .where(FeedDecision.item_id == item.id)
+        .order_by(FeedDecision.decision_version.desc())
+    )
+    return {
+        "item_id": item.id,
+        "caption": item.caption,
+        "media_location": item.media_location,
+        "author_id": item.author_id,
+        "author_age_group": item.author_age_group,
+        "audience_age_group": item.audience_age_group,
+        "cameo_ids": item.cameo_ids,
+        "provenance": item.provenance,
+        "scores": latest_scores(session, item.id),
+        "feed_decision": None
+        if decision is None
+        else {
+            "version": decision.decision_version,
+            "action": decision.action,
+            "reasons": decision.reasons,
+            "risks": decision.risks,
+            "policy": decision.policy,
+        },
+    }
+
+
+def item_view(item: FeedItem) -> dict[str, Any]:
+    return {
+        "item_id": item.id,
+        "author_id": item.author_id,
+        "caption": item.caption,
+        "media_location": item.media_location,
+        "cameo_ids": item.cameo_ids,
+        "provenance": item.provenance,
+        "views": item.views,
+        "state": item.state,
+        "state_source": item.state_source,
+        "state_reasons": item.state_reasons,
+        "state_changed_at": item.state_changed_at.isoformat(),
+        "published_at": item.created_at.isoformat(),
+    }

@@ -1,0 +1,1 @@
+"""Review: cases, exclusive claims, decisions, appeals, user reports, the reviewer's page."""

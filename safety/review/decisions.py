@@ -1,0 +1,171 @@
+"""A reviewer's decision on a case they hold: recorded, audited, and published as an action
+(`content.decisions` through the outbox). `escalate` sends the case to the escalation queue
+instead. Decisions about cameo misuse add a notice to each cameo owner's record."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from cameoguard.audit.log import record
+from cameoguard.auth.keys import Principal
+from cameoguard.db import utcnow
+from cameoguard.events import emit
+from consumers.schemas import CONTENT_DECISIONS, ContentDecision
+from safety.consent.service import notify_misuse
+from safety.review.cases import CaseError
+from safety.review.queue import holding
+from safety.review.routing import ACTIONS, ReviewPolicy
+from safety.review.tables import ReviewCase, ReviewDecision
+
+# What each decision does to the item in the feed.
+FEED_ACTION = {"approve": "publish", "remove": "remove", "age_restrict": "age_restrict"}
+
+
+@dataclass
+class DecisionRequest:
+    action: str
+    reason_code: str
+    note: str = ""
+
+
+def _check(request: DecisionRequest, policy: ReviewPolicy) -> None:
+    if request.action not in ACTIONS:
+        raise CaseError(
+            422, "unknown_action", f"unknown action {request.action!r}; one of {list(ACTIONS)}"
+        )
+    codes = policy.reason_codes[request.action]
+    if request.reason_code not in codes:
+        raise CaseError(
+            422,
+            "unknown_reason_code",
+            f"reason code {request.reason_code!r} is not one of {codes} for {request.action}",
+        )
+    if len(request.note) > 2000:
+        raise CaseError(422, "note_too_long", "a note is at most 2000 characters")
+
+
+def cameos_of(case: ReviewCase) -> list[str]:
+    """Cameos the item declared or the deepfake worker matched."""
+    found = set(case.snapshot.get("cameo_ids") or [])
+    for entry in (case.snapshot.get("scores") or {}).get("deepfake", {}).get("evidence", []):
+        if entry.get("cameo_id"):
+            found.add(entry["cameo_id"])
+        found.update(entry.get("ids") or [])
+    return sorted(found)
+
+
+def decide(
+    session: Session,
+    case_id: str,
+    principal: Principal,
+    request: DecisionRequest,
+    policy: ReviewPolicy,
+) -> ReviewDecision:
+    _check(request, policy)
+    case = holding(session, case_id, principal)
+    decision = ReviewDecision(
+        case_id=case.id,
+        item_id=case.item_id,
+        reviewer=principal.key_id,
+        action=request.action,
+        reason_code=request.reason_code,
+        note=request.note,
+        policy=policy.ref,
+        decided_at=utcnow(),
+    )
+    session.add(decision)
+    case.claimed_by, case.lease_expires_at = None, None
+    case.claim_version += 1
+    if request.action == "escalate":
+        case.status = "open"
+        case.queue = policy.route("escalation", []).name
+        case.severity = max(1, case.severity - 1)
+    else:
+        case.status, case.open_key, case.decided_at = "decided", None, utcnow()
+    session.flush()
+    notified: list[str] = []
+    if request.action != "escalate" and request.reason_code in policy.notify_cameo_owner:
+        for cameo_id in cameos_of(case):
+            if notify_misuse(
+                session,
+                cameo_id,
+                item_id=case.item_id,
+                case_id=case.id,
+                action=request.action,
+                reason_code=request.reason_code,
+            ):
+                notified.append(cameo_id)
+    if request.action != "escalate" and case.item_id is not None:
+        version = session.scalar(
+            select(func.count())
+            .select_from(ReviewDecision)
+            .where(ReviewDecision.item_id == case.item_id, ReviewDecision.action != "escalate")
+        )
+        event = ContentDecision(
+            item_id=case.item_id,
+            decision_version=int(version or 1),
+            action=FEED_ACTION[request.action],  # type: ignore[arg-type]
+            reasons=[f"reviewer decision: {request.reason_code} ({policy.ref})"],
+            source="review",
+            case_id=case.id,
+        )
+        emit(session, CONTENT_DECISIONS, case.item_id, event.model_dump(mode="json"))
+    record(
+        session,
+        actor=principal.actor,
+        action="review.decide",
+        subject=f"case:{case.id}",
+        reason=f"{request.action}: {request.reason_code}",
+        details={
+            "item_id": case.item_id,
+            "kind": case.kind,
+            "note": request.note,
+            "policy": policy.ref,
+            "notified_cameos": notified,
+        },
+    )
+    return decision
+
+
+def history(session: Session, principal: Principal, limit: int = 50) -> list[dict[str, Any]]:
+    """This reviewer's latest decisions, newest first."""
+    rows = session.execute(
+        select(ReviewDecision, ReviewCase.kind, ReviewCase.queue)
+        .join(ReviewCase, ReviewCase.id == ReviewDecision.case_id)
+        .where(ReviewDecision.reviewer == principal.key_id)
+        .order_by(ReviewDecision.id.desc())
+        .limit(limit)
+    ).all()
+    return [
+        {
+            "case_id": d.case_id,
+            "item_id": d.item_id,
+            "kind": kind,
+            "queue": queue,
+            "action": d.action,
+            "reason_code": d.reason_code,
+            "note": d.note,
+            "at": d.decided_at.isoformat(),
+        }
+        for d, kind, queue in rows
+    ]
+
+
+def case_decisions(session: Session, case_id: str) -> list[dict[str, Any]]:
+    rows = session.scalars(
+        select(ReviewDecision).where(ReviewDecision.case_id == case_id).order_by(ReviewDecision.id)
+    ).all()
+    return [
+        {
+            "reviewer": d.reviewer,
+            "action": d.action,
+            "reason_code": d.reason_code,
+            "note": d.note,
+            "at": d.decided_at.isoformat(),
+        }
+        for d in rows
+    ]

@@ -1,0 +1,154 @@
+"""Working the queue: exclusive claims with leases, releasing, and the queue's counts.
+
+A claim is a compare-and-swap on the case's `claim_version` in one UPDATE: of two reviewers
+claiming the same case at once, exactly one row update succeeds; the loser moves to the next
+candidate. A lease that expires puts the case back in the queue."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from cameoguard.audit.log import record
+from cameoguard.auth.keys import Principal
+from cameoguard.db import utcnow
+from safety.review.cases import CaseError, aware
+from safety.review.routing import ReviewPolicy
+from safety.review.tables import ReviewCase, ReviewDecision
+
+CANDIDATES = 20
+
+
+def _priority_order() -> tuple[Any, ...]:
+    """Severity of the worst category first, then minors, then reach, then the oldest."""
+    return (
+        ReviewCase.severity.asc(),
+        ReviewCase.minors.desc(),
+        ReviewCase.reach.desc(),
+        ReviewCase.opened_at.asc(),
+    )
+
+
+def _available(now: datetime) -> Any:
+    return or_(
+        ReviewCase.status == "open",
+        and_(ReviewCase.status == "claimed", ReviewCase.lease_expires_at < now),
+    )
+
+
+def held_case(session: Session, principal: Principal, now: datetime) -> ReviewCase | None:
+    return session.scalar(
+        select(ReviewCase).where(
+            ReviewCase.status == "claimed",
+            ReviewCase.claimed_by == principal.key_id,
+            ReviewCase.lease_expires_at >= now,
+        )
+    )
+
+
+def claim_next(session: Session, principal: Principal, policy: ReviewPolicy) -> ReviewCase | None:
+    """The case this reviewer holds, else the most urgent case they may take, claimed for
+    `lease_seconds`; None when their queues are empty."""
+    now = utcnow()
+    held = held_case(session, principal, now)
+    if held is not None:
+        return held
+    queues = policy.queues_for(principal.roles)
+    if not queues:
+        return None
+    candidates = session.scalars(
+        select(ReviewCase)
+        .where(ReviewCase.queue.in_(queues), _available(now))
+        .order_by(*_priority_order())
+        .limit(CANDIDATES)
+    ).all()
+    for case in candidates:
+        if principal.key_id in (case.excluded_reviewers or []):
+            continue
+        won = session.execute(
+            update(ReviewCase)
+            .where(ReviewCase.id == case.id, ReviewCase.claim_version == case.claim_version)
+            .values(
+                status="claimed",
+                claimed_by=principal.key_id,
+                lease_expires_at=now + timedelta(seconds=policy.lease_seconds),
+                claim_version=case.claim_version + 1,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if won.rowcount == 1:
+            session.refresh(case)
+            record(
+                session,
+                actor=principal.actor,
+                action="review.claim",
+                subject=f"case:{case.id}",
+                reason=f"queue {case.queue}",
+            )
+            return case
+    return None
+
+
+def may_see(case: ReviewCase, principal: Principal, policy: ReviewPolicy) -> bool:
+    """Reviewers see cases of the queues they may take; auditors and admins see all."""
+    if principal.scopes & {"admin", "auditor"}:
+        return True
+    return case.queue in policy.queues_for(principal.roles)
+
+
+def holding(session: Session, case_id: str, principal: Principal) -> ReviewCase:
+    """The case, if this reviewer holds it now; else a CaseError saying why not."""
+    case = session.get(ReviewCase, case_id)
+    if case is None:
+        raise CaseError(404, "unknown_case", f"no case {case_id}")
+    if case.status != "claimed" or case.claimed_by != principal.key_id:
+        raise CaseError(409, "not_holder", "you do not hold this case: claim it first")
+    expires = aware(case.lease_expires_at)
+    if expires is None or expires < utcnow():
+        raise CaseError(409, "lease_expired", "your lease on this case expired: claim again")
+    return case
+
+
+def release(session: Session, case_id: str, principal: Principal) -> ReviewCase:
+    case = holding(session, case_id, principal)
+    case.status, case.claimed_by, case.lease_expires_at = "open", None, None
+    case.claim_version += 1
+    record(
+        session,
+        actor=principal.actor,
+        action="review.release",
+        subject=f"case:{case.id}",
+        reason="given back to the queue",
+    )
+    return case
+
+
+def queue_stats(session: Session, policy: ReviewPolicy) -> dict[str, Any]:
+    """Per queue: open and claimed cases and the age of the oldest undecided case; and the
+    decisions of the last hour."""
+    now = utcnow()
+    rows = session.execute(
+        select(ReviewCase.queue, ReviewCase.status, func.count(), func.min(ReviewCase.opened_at))
+        .where(ReviewCase.status.in_(("open", "claimed")))
+        .group_by(ReviewCase.queue, ReviewCase.status)
+    ).all()
+    queues: dict[str, dict[str, Any]] = {
+        q.name: {"name": q.name, "roles": q.roles, "open": 0, "claimed": 0, "oldest_age_s": 0.0}
+        for q in policy.queues
+    }
+    for name, status, count, oldest in rows:
+        entry = queues.setdefault(
+            name, {"name": name, "roles": [], "open": 0, "claimed": 0, "oldest_age_s": 0.0}
+        )
+        entry[status] += int(count)
+        age = (now - (aware(oldest) or now)).total_seconds()
+        entry["oldest_age_s"] = max(entry["oldest_age_s"], round(age, 1))
+    last_hour = session.scalar(
+        select(func.count())
+        .select_from(ReviewDecision)
+        .where(ReviewDecision.decided_at >= now - timedelta(hours=1))
+    )
+    return {"queues": list(queues.values()), "decisions_last_hour": int(last_hour or 0)}

@@ -1,0 +1,71 @@
+"""Helpers for the review tests: a published item with classifier scores, decided by the real
+aggregator, so cases reach the queue the way they do in production."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from cameoguard.db import session_scope
+from consumers.aggregator import aggregate
+from consumers.feed_policy import load_feed_policy
+from consumers.tables import FeedScore
+from tests.conftest import auth, make_key
+from tests.media_factory import make_clip
+
+
+@pytest.fixture(scope="session")
+def clip_bytes(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    path = tmp_path_factory.mktemp("clips") / "clip.mp4"
+    make_clip(path, seconds=2.0, width=320, height=180)
+    return path.read_bytes()
+
+
+@pytest.fixture
+def platform_key(database: str) -> str:
+    return make_key("platform", name="platform")
+
+
+def publish(client: TestClient, key: str, clip: bytes, item_id: str, **fields: object) -> dict:
+    stored = client.post("/v1/media", content=clip, headers=auth(key))
+    assert stored.status_code == 201, stored.text
+    body = {
+        "item_id": item_id,
+        "author_id": fields.pop("author_id", "creator_1"),
+        "media_location": stored.json()["media_location"],
+        "caption": fields.pop("caption", "a day at the beach"),
+        **fields,
+    }
+    answer = client.post("/v1/feed/items", json=body, headers=auth(key))
+    assert answer.status_code == 202, answer.text
+    return answer.json()
+
+
+def score(item_id: str, deepfake: float = 0.1, minors: float = 0.1, harassment: float = 0.1):
+    """The three workers' scores for an item, then the aggregator's decision."""
+    with session_scope(write=True) as session:
+        for name, risk in (("deepfake", deepfake), ("minors", minors), ("harassment", harassment)):
+            evidence = [{"rule": f"{name}-test", "risk": risk}]
+            session.add(
+                FeedScore(
+                    item_id=item_id,
+                    classifier=name,
+                    version="test-1",
+                    scores={"risk": risk},
+                    evidence=evidence,
+                )
+            )
+    return aggregate(load_feed_policy(), item_id)
+
+
+def flagged_item(client: TestClient, key: str, clip: bytes, item_id: str, **risks: float) -> str:
+    """A published item the aggregator sent to review; returns the item id."""
+    publish(client, key, clip, item_id)
+    decision = score(item_id, **risks)
+    assert decision is not None and decision.action == "review", decision
+    return item_id
+
+
+__all__ = ["Path", "flagged_item", "publish", "score"]
