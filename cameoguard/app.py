@@ -19,6 +19,7 @@ from cameoguard.middleware import RequestContextMiddleware
 from cameoguard.observability import configure_logging
 from cameoguard.settings import get_settings
 from consumers.api import router as feed_router
+from generator.api import router as generator_router
 from provenance.api import router as provenance_router
 from safety.consent import models as consent_models
 from safety.consent.api import router as consent_router
@@ -69,6 +70,7 @@ def create_app() -> FastAPI:
     app.include_router(provenance_router)
     app.include_router(consent_router)
     app.include_router(feed_router)
+    app.include_router(generator_router)
     app.include_router(review_router)
     review_metrics.register()
 

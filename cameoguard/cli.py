@@ -14,6 +14,7 @@ from cameoguard.auth.keys import KNOWN_ROLES, Scope, create_key, list_keys, revo
 from cameoguard.db import session_scope
 from cameoguard.settings import get_settings
 from consumers.cli import worker_app
+from generator.cli import generate, generator_worker
 from provenance.cli import dev_ca, provenance_app, verify
 from safety.consent.cli import faces_app, protected_app, voices_app
 from safety.policy.cli import moderate, policy_app
@@ -40,6 +41,8 @@ app.add_typer(faces_app, name="faces")
 app.add_typer(voices_app, name="voices")
 app.add_typer(protected_app, name="protected")
 app.add_typer(worker_app, name="worker")
+app.command("generate")(generate)
+worker_app.command("generator")(generator_worker)
 
 err = Console(stderr=True)
 CLI_ACTOR = "cli:operator"

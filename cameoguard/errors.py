@@ -53,6 +53,13 @@ class ApiError(Exception):
         self.headers = headers
 
 
+class Refusal(ApiError):
+    """A service-layer refusal with its HTTP status and a stable code; areas subclass it."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(status, message, code=code)
+
+
 def error_response(
     status: int,
     code: str,

@@ -94,6 +94,14 @@ class Settings(BaseSettings):
     trust_anchors: Path | None = Field(None, description="PEM bundle of trusted roots")
     tsa_url: str | None = Field(None, description="RFC 3161 timestamp authority URL (optional)")
     visible_mark_brand: str = Field("cameoguard", description="Name in the visible mark")
+    generator_backend: str = Field("embedded", description="embedded, http or diffusers")
+    generator_http_url: str | None = Field(None, description="External video API endpoint")
+    generator_http_timeout_s: float = Field(120.0, gt=0, description="External API timeout")
+    generator_diffusers_path: Path | None = Field(
+        None, description="Folder of a local diffusers text-to-video pipeline (operator weights)"
+    )
+    generation_max_seconds: float = Field(20.0, gt=0, le=120, description="Longest generation")
+    generation_lease_seconds: int = Field(300, ge=10, description="A running job's lease")
     face_backend: str = Field("dlib", description="Face embedding: dlib, or insightface (pack dir)")
     insightface_pack: Path | None = Field(None, description="Operator-supplied insightface pack")
     registry_index: str = Field("exact", description="1:N search: exact, or faiss (HNSW)")

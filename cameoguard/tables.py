@@ -5,6 +5,7 @@ from cameoguard.audit import tables as audit_tables
 from cameoguard.auth import tables as auth_tables
 from cameoguard.db import Base
 from consumers import tables as feed_tables
+from generator import tables as generator_tables
 from provenance import tables as provenance_tables
 from safety.consent import tables as consent_tables
 from safety.review import tables as review_tables
@@ -16,6 +17,7 @@ __all__ = [
     "consent_tables",
     "event_tables",
     "feed_tables",
+    "generator_tables",
     "provenance_tables",
     "review_tables",
 ]

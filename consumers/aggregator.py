@@ -26,6 +26,7 @@ from consumers.schemas import (
     Message,
 )
 from consumers.tables import FeedDecision, FeedItem, FeedScore
+from generator.jobs import cancel_jobs_using
 from safety.review.cases import CaseRequest, open_case
 from safety.review.routing import review_policy
 
@@ -206,6 +207,11 @@ def make_handler(policy: FeedPolicy):  # type: ignore[no-untyped-def]
             aggregate(policy, message.item_id)
         elif isinstance(message, ConsentRevoked):
             apply_revocation(policy, message)
+            if message.reason == "revoked":
+                with session_scope(write=True) as session:
+                    cancel_jobs_using(
+                        session, message.cameo_id, f"cameo {message.cameo_id} was revoked"
+                    )
         elif isinstance(message, ContentDecision):
             if message.source == "review":  # a reviewer decided: apply it to the item
                 with session_scope(write=True) as session:

@@ -19,9 +19,9 @@ from cameoguard.deps import require_scope, short_session
 from cameoguard.errors import ApiError
 from cameoguard.settings import get_settings
 from cameoguard.uploads import spool_body
-from consumers.items import ItemError, NewItem, item_view, publish, review_snapshot
+from consumers.items import NewItem, item_view, publish, review_snapshot
 from consumers.tables import FeedItem
-from safety.review.cases import CaseError, add_report, appeal_status, open_appeal, update_reach
+from safety.review.cases import add_report, appeal_status, open_appeal, update_reach
 from safety.review.routing import review_policy
 
 router = APIRouter(tags=["feed"])
@@ -30,10 +30,6 @@ reader = require_scope(Scope.platform, Scope.reviewer, Scope.auditor, Scope.admi
 
 ITEM_ID = r"^[A-Za-z0-9_.:-]{1,64}$"
 UserId = Field(min_length=1, max_length=200)
-
-
-def _item_error(exc: ItemError | CaseError) -> ApiError:
-    return ApiError(exc.status, exc.message, code=exc.code)
 
 
 def _probe_video(path: Path) -> str:
@@ -104,10 +100,7 @@ def publish_item(body: PublishRequest, principal: Principal = Depends(platform))
         provenance=body.provenance,
     )
     with short_session(write=True) as session:
-        try:
-            item = publish(session, new, actor=principal.actor)
-        except ItemError as exc:
-            raise _item_error(exc) from exc
+        item = publish(session, new, actor=principal.actor)
         session.flush()
         return item_view(item)
 
@@ -156,19 +149,16 @@ def report(body: ReportRequest, principal: Principal = Depends(platform)) -> dic
     reporter reporting again while the case is open is answered with the first report."""
     with short_session(write=True) as session:
         item = _get_item(session, body.item_id)
-        try:
-            row, case, duplicate = add_report(
-                session,
-                review_policy(),
-                item_id=item.id,
-                reporter_id=body.reporter_id,
-                reason=body.reason,
-                note=body.note,
-                snapshot=review_snapshot(session, item),
-                reach=item.views,
-            )
-        except CaseError as exc:
-            raise _item_error(exc) from exc
+        row, case, duplicate = add_report(
+            session,
+            review_policy(),
+            item_id=item.id,
+            reporter_id=body.reporter_id,
+            reason=body.reason,
+            note=body.note,
+            snapshot=review_snapshot(session, item),
+            reach=item.views,
+        )
         return {
             "report_id": row.id,
             "case_id": case.id,
@@ -192,17 +182,14 @@ def appeal(body: AppealRequest, principal: Principal = Depends(platform)) -> dic
             raise ApiError(403, "only the item's author can appeal", code="not_author")
         if item.state != "removed":
             raise ApiError(409, f"the item is {item.state}, not removed", code="not_removed")
-        try:
-            case = open_appeal(
-                session,
-                review_policy(),
-                item_id=item.id,
-                removed_at=item.state_changed_at,
-                statement=body.statement,
-                snapshot=review_snapshot(session, item),
-            )
-        except CaseError as exc:
-            raise _item_error(exc) from exc
+        case = open_appeal(
+            session,
+            review_policy(),
+            item_id=item.id,
+            removed_at=item.state_changed_at,
+            statement=body.statement,
+            snapshot=review_snapshot(session, item),
+        )
         session.flush()
         status = appeal_status(session, case.id)
         assert status is not None

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from cameoguard.audit.log import record
 from cameoguard.db import utcnow
+from cameoguard.errors import Refusal
 from cameoguard.events import emit
 from consumers.schemas import CONTENT_PUBLISHED, ContentPublished, ProvenanceSummary
 from consumers.tables import FeedDecision, FeedItem, FeedScore
@@ -23,10 +24,8 @@ STATE_OF_ACTION = {
 }
 
 
-class ItemError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+class ItemError(Refusal):
+    """A request the feed refuses."""
 
 
 @dataclass

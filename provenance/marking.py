@@ -70,11 +70,11 @@ def mark_file(
                     frames += 1
                     last_t = max(last_t, t)
                     if aout is not None and audio is not None:  # keep the streams interleaved
-                        audio_at = _encode_audio(out, aout, audio, audio_at, int(t * audio_rate))
+                        audio_at = encode_audio(out, aout, audio, audio_at, int(t * audio_rate))
         for out_packet in vout.encode():
             out.mux(out_packet)
         if aout is not None and audio is not None:
-            _encode_audio(out, aout, audio, audio_at, audio.shape[1])
+            encode_audio(out, aout, audio, audio_at, audio.shape[1])
             for out_packet in aout.encode():
                 out.mux(out_packet)
     return MarkResult(frames, last_t, vout.width, vout.height)
@@ -99,7 +99,7 @@ def _marked_audio(src: Path, key: bytes, identifier: int) -> tuple[np.ndarray | 
     return audio_wm.embed(samples, rate, key, identifier), rate, layout
 
 
-def _encode_audio(
+def encode_audio(
     out: av.container.OutputContainer,
     stream: av.audio.stream.AudioStream,
     audio: np.ndarray,

@@ -126,6 +126,14 @@ def _watermark_section(path: Path, mime: str | None) -> dict[str, Any]:
     return section
 
 
+def read_watermark(path: Path) -> dict[str, Any]:
+    """The watermark section of the report for one file (the generator reads its own output
+    back before releasing it)."""
+    with path.open("rb") as fh:
+        head = fh.read(64)
+    return _watermark_section(path, sniff_mime(head))
+
+
 def _fingerprint_section(path: Path, mime: str | None, session: Session) -> dict[str, Any]:
     if mime != "video/mp4":
         return {"checked": False, "reason": "fingerprints are computed for MP4 video"}

@@ -28,7 +28,7 @@ from safety.consent import permissions as perms
 from safety.consent.analysis import MediaAnalysis, analyse, cluster_identities, mean_unit
 from safety.consent.models import LikenessModels
 from safety.consent.registry import Entry, registry
-from safety.consent.sealing import seal, seal_vector
+from safety.consent.sealing import seal, seal_vector, unseal
 from safety.consent.tables import (
     Cameo,
     CameoNotice,
@@ -490,6 +490,34 @@ def notify_misuse(
         )
     )
     return True
+
+
+def face_images(cameo_ids: list[str]) -> dict[str, bytes]:
+    """The stored face images (JPEG) of active cameos whose owners opted in to storing one,
+    for the generator to composite. Cameos without one are left out."""
+    with short_session() as session:
+        rows = session.scalars(
+            select(Cameo).where(Cameo.id.in_(cameo_ids), Cameo.status == "active")
+        ).all()
+        return {
+            c.id: unseal(c.face_image, c.id, "face_image") for c in rows if c.face_image is not None
+        }
+
+
+def grants_still_valid(grant_ids: list[str]) -> str | None:
+    """None when every grant still stands (its cameo active, at the version it was granted
+    for); otherwise why not. The generator asks again before it releases anything."""
+    with short_session() as session:
+        for grant_id in grant_ids:
+            grant = session.get(ConsentGrant, grant_id)
+            if grant is None or grant.decision != "allow":
+                return f"grant {grant_id} does not allow"
+            cameo = session.get(Cameo, grant.cameo_id)
+            if cameo is None or cameo.status != "active":
+                return f"cameo {grant.cameo_id} was revoked"
+            if cameo.version != grant.cameo_version:
+                return f"cameo {grant.cameo_id}'s permissions changed since consent was given"
+    return None
 
 
 def attach_generation(session: Any, grant_ids: list[str], generation_id: str) -> None:

@@ -15,7 +15,7 @@ from cameoguard.db import utcnow
 from cameoguard.deps import require_scope, short_session
 from cameoguard.errors import ApiError
 from safety.review import decisions, queue
-from safety.review.cases import CaseError, aware
+from safety.review.cases import aware
 from safety.review.routing import review_policy
 from safety.review.tables import ReviewCase
 
@@ -23,10 +23,6 @@ router = APIRouter(tags=["review"])
 reviewer = require_scope(Scope.reviewer)
 viewer = require_scope(Scope.reviewer, Scope.auditor, Scope.admin)
 STATIC = Path(__file__).parent / "static"
-
-
-def _fail(exc: CaseError) -> ApiError:
-    return ApiError(exc.status, exc.message, code=exc.code)
 
 
 def case_view(case: ReviewCase, session: Any) -> dict[str, Any]:
@@ -113,10 +109,7 @@ def case_media(case_id: str, principal: Principal = Depends(viewer)) -> FileResp
     with short_session() as session:
         case = _visible(session, case_id, principal)
         if "reviewer" in principal.scopes and not principal.scopes & {"admin", "auditor"}:
-            try:
-                queue.holding(session, case_id, principal)
-            except CaseError as exc:
-                raise _fail(exc) from exc
+            queue.holding(session, case_id, principal)
         location = (case.snapshot or {}).get("media_location")
     if not location:
         raise ApiError(404, "this case has no media", code="no_media")
@@ -142,10 +135,7 @@ def decide(
     `escalate` sends the case to the escalation queue."""
     request = decisions.DecisionRequest(body.action, body.reason_code, body.note)
     with short_session(write=True) as session:
-        try:
-            decisions.decide(session, case_id, principal, request, review_policy())
-        except CaseError as exc:
-            raise _fail(exc) from exc
+        decisions.decide(session, case_id, principal, request, review_policy())
         case = session.get(ReviewCase, case_id)
         return case_view(case, session)
 
@@ -154,10 +144,7 @@ def decide(
 def release(case_id: str, principal: Principal = Depends(reviewer)) -> dict[str, Any]:
     """Gives a held case back to its queue."""
     with short_session(write=True) as session:
-        try:
-            case = queue.release(session, case_id, principal)
-        except CaseError as exc:
-            raise _fail(exc) from exc
+        case = queue.release(session, case_id, principal)
         return case_view(case, session)
 
 

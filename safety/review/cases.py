@@ -18,26 +18,21 @@ from sqlalchemy.orm import Session
 
 from cameoguard.audit.log import record
 from cameoguard.db import utcnow
+from cameoguard.errors import Refusal
 from safety.review.routing import ReviewPolicy
 from safety.review.tables import ReviewCase, ReviewDecision, UserReport
 
 MAX_REASONS = 50
 
 
-class CaseError(Exception):
-    """A request the review area refuses: an HTTP status, a code and a message."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
+class CaseError(Refusal):
+    """A request the review area refuses."""
 
 
 @dataclass
 class CaseRequest:
-    kind: str  # content | report | appeal | cameo_complaint
-    item_id: str | None
+    kind: str  # content | report | appeal | cameo_complaint | generation
+    item_id: str | None  # the feed item (for `generation`: the generation job)
     signals: list[str]
     severity: int
     reasons: list[str]
@@ -58,8 +53,8 @@ def aware(moment: datetime | None) -> datetime | None:
 def _open_key(request: CaseRequest) -> str:
     if request.kind in ("content", "report"):
         return f"item:{request.item_id}"
-    if request.kind == "appeal":
-        return f"appeal:{request.item_id}"
+    if request.kind in ("appeal", "generation"):
+        return f"{request.kind}:{request.item_id}"
     return f"cameo:{request.cameo_id}"
 
 
@@ -251,3 +246,16 @@ def appeal_status(session: Session, case_id: str) -> dict[str, Any] | None:
         "opened_at": case.opened_at.isoformat(),
         "decided_at": case.decided_at.isoformat() if case.decided_at else None,
     }
+
+
+def case_outcome(session: Session, case_id: str) -> str | None:
+    """The final action on a decided case (approve, remove, age_restrict); None while open."""
+    case = session.get(ReviewCase, case_id)
+    if case is None or case.status != "decided":
+        return None
+    final = session.scalar(
+        select(ReviewDecision)
+        .where(ReviewDecision.case_id == case_id, ReviewDecision.action != "escalate")
+        .order_by(ReviewDecision.id.desc())
+    )
+    return final.action if final else None

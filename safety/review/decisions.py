@@ -99,7 +99,7 @@ def decide(
                 reason_code=request.reason_code,
             ):
                 notified.append(cameo_id)
-    if request.action != "escalate" and case.item_id is not None:
+    if request.action != "escalate" and case.item_id is not None and case.kind != "generation":
         version = session.scalar(
             select(func.count())
             .select_from(ReviewDecision)

@@ -1,0 +1,154 @@
+"""HTTP routes of the generator: submit a generation (answered at once with a job id), follow
+it, fetch its marked video; upload reference media."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Header, Request
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+
+from cameoguard import media_store
+from cameoguard.auth.keys import Principal, Scope
+from cameoguard.deps import require_scope, short_session
+from cameoguard.errors import ApiError
+from cameoguard.settings import get_settings
+from cameoguard.uploads import spool_body
+from generator.backends import ASPECTS
+from generator.jobs import JobRequest, job_view, submit
+from generator.tables import GenerationJob
+from safety.consent.tables import Cameo
+from safety.media import MediaError, load_media
+
+router = APIRouter(tags=["generation"])
+platform = require_scope(Scope.platform, Scope.admin)
+UserId = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class PublishOptions(BaseModel):
+    caption: str = Field("", max_length=10_000)
+    audience_age_group: Literal["all", "adult", "teen"] = "all"
+
+
+class GenerationRequest(BaseModel):
+    requester_id: UserId
+    requester_age_group: Literal["adult", "teen"] = "adult"
+    requester_handle: str | None = Field(None, max_length=50, description="Shown in the mark")
+    prompt: str = Field(min_length=1, max_length=4000)
+    cameo_ids: list[Annotated[str, Field(max_length=40)]] = Field(
+        default_factory=list, max_length=4
+    )
+    mutual_owner_ids: list[UserId] = Field(default_factory=list, max_length=10_000)
+    duration_s: float = Field(10.0, gt=0, description="Seconds (at most the configured maximum)")
+    aspect_ratio: str = Field("16:9", description="16:9, 9:16 or 1:1")
+    reference_location: str | None = Field(
+        None, max_length=500, description="From POST /v1/generations/references"
+    )
+    idempotency_key: str | None = Field(None, min_length=8, max_length=200)
+    publish: PublishOptions | None = Field(None, description="Publish to the feed when done")
+
+
+@router.post("/v1/generations/references", status_code=201)
+async def upload_reference(
+    request: Request, principal: Principal = Depends(platform)
+) -> dict[str, Any]:
+    """Reference media for a generation (an image, a voice clip or a short video) as the raw
+    body. Anything that does not decode as media is refused (422) and nothing is stored."""
+    settings = get_settings()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = await spool_body(request, settings.max_upload_bytes, Path(tmp))
+        try:
+            media = await run_in_threadpool(
+                load_media, path, max_seconds=settings.likeness_max_seconds, max_frames=1
+            )
+        except MediaError as exc:
+            raise ApiError(exc.status, f"not usable media: {exc}", code="bad_media") from exc
+        suffix = {"image": ".img", "audio": ".audio", "video": ".video"}[media.kind]
+        location = await run_in_threadpool(media_store.put, path, suffix)
+    return {"reference_location": location, "kind": media.kind}
+
+
+@router.post("/v1/generations", status_code=202)
+def create_generation(
+    body: GenerationRequest,
+    principal: Principal = Depends(platform),
+    idempotency_key: Annotated[str | None, Header(min_length=8, max_length=200)] = None,
+) -> dict[str, Any]:
+    """Queues a generation and answers at once with its id. The checks, the render, the scan,
+    the marks and the signature run in a worker; `GET /v1/generations/{id}` follows it. The
+    idempotency key (body or `Idempotency-Key` header) makes a retry return the same job."""
+    key = body.idempotency_key or idempotency_key
+    if not key:
+        raise ApiError(422, "an idempotency key is required (body or Idempotency-Key header)")
+    limit = get_settings().generation_max_seconds
+    if body.duration_s > limit:
+        raise ApiError(
+            422, f"duration {body.duration_s:g} s is over the limit of {limit:g} s", code="too_long"
+        )
+    if body.aspect_ratio not in ASPECTS:
+        raise ApiError(
+            422,
+            f"unsupported aspect ratio {body.aspect_ratio!r}; one of {sorted(ASPECTS)}",
+            code="bad_aspect_ratio",
+        )
+    if body.reference_location is not None:
+        try:
+            media_store.resolve(body.reference_location)
+        except (media_store.MediaLocationError, FileNotFoundError) as exc:
+            raise ApiError(422, f"reference: {exc}", code="bad_reference") from exc
+    request = JobRequest(
+        requester_id=body.requester_id,
+        prompt=body.prompt,
+        idempotency_key=key,
+        requester_age_group=body.requester_age_group,
+        requester_handle=body.requester_handle,
+        cameo_ids=body.cameo_ids,
+        mutual_owner_ids=body.mutual_owner_ids,
+        duration_s=body.duration_s,
+        aspect_ratio=body.aspect_ratio,
+        reference_location=body.reference_location,
+        publish=body.publish.model_dump() if body.publish else None,
+    )
+    with short_session(write=True) as session:
+        known = set(session.scalars(select(Cameo.id).where(Cameo.id.in_(body.cameo_ids))))
+        unknown = sorted(set(body.cameo_ids) - known)
+        if unknown:
+            raise ApiError(422, f"unknown cameos {unknown}", code="unknown_cameo")
+        job, created = submit(session, request, actor=principal.actor)
+        session.flush()
+        return {**job_view(job), "created": created}
+
+
+def _job(session: Any, generation_id: str) -> GenerationJob:
+    job = session.get(GenerationJob, generation_id)
+    if job is None:
+        raise ApiError(404, f"no generation {generation_id}", code="unknown_generation")
+    return job
+
+
+@router.get("/v1/generations/{generation_id}")
+def get_generation(generation_id: str, principal: Principal = Depends(platform)) -> dict[str, Any]:
+    """The job's state, each step with its outcome, timing and details, and the media link
+    when done."""
+    with short_session() as session:
+        return job_view(_job(session, generation_id))
+
+
+@router.get("/v1/generations/{generation_id}/media", response_class=FileResponse)
+def generation_media(generation_id: str, principal: Principal = Depends(platform)) -> FileResponse:
+    """The marked and signed MP4 of a finished generation."""
+    with short_session() as session:
+        job = _job(session, generation_id)
+        if job.state != "done" or not job.output_location:
+            raise ApiError(409, f"the generation is {job.state}, not done", code="not_done")
+        location = job.output_location
+    try:
+        path = media_store.resolve(location)
+    except (media_store.MediaLocationError, FileNotFoundError) as exc:
+        raise ApiError(404, f"the output is gone: {exc}", code="media_gone") from exc
+    return FileResponse(path, media_type="video/mp4", filename=f"{generation_id}.mp4")
