@@ -94,6 +94,11 @@ class Settings(BaseSettings):
     trust_anchors: Path | None = Field(None, description="PEM bundle of trusted roots")
     tsa_url: str | None = Field(None, description="RFC 3161 timestamp authority URL (optional)")
     visible_mark_brand: str = Field("cameoguard", description="Name in the visible mark")
+    kafka_topic_prefix: str = Field(
+        "",
+        pattern=r"^[A-Za-z0-9._-]{0,100}$",
+        description="Prefix of every topic name (e.g. prod.)",
+    )
     generator_backend: str = Field("embedded", description="embedded, http or diffusers")
     generator_http_url: str | None = Field(None, description="External video API endpoint")
     generator_http_timeout_s: float = Field(120.0, gt=0, description="External API timeout")

@@ -30,7 +30,7 @@ def relay(
     except KafkaError as exc:
         err.print(f"[red]error:[/red] cannot reach the broker at {servers}: {exc}")
         raise typer.Exit(1) from exc
-    worker = OutboxRelay(producer)
+    worker = OutboxRelay(producer, topic_prefix=get_settings().kafka_topic_prefix)
     if once:
         drained = wait_until_drained(worker)
         producer.close()
@@ -61,6 +61,7 @@ def _run_worker(
         topics=[topic] if isinstance(topic, str) else topic,
         bootstrap=bootstrap or settings.kafka_bootstrap,
         session_timeout_ms=settings.kafka_session_timeout_ms,
+        topic_prefix=settings.kafka_topic_prefix,
     )
     worker = Worker(config, handler)
     worker.install_signal_handlers()

@@ -54,8 +54,15 @@ class _JsonSerializer(Serializer):
 
 
 class OutboxRelay:
-    def __init__(self, producer: KafkaProducer, batch: int = 200, ack_timeout_s: float = 15.0):
+    def __init__(
+        self,
+        producer: KafkaProducer,
+        batch: int = 200,
+        ack_timeout_s: float = 15.0,
+        topic_prefix: str = "",
+    ):
         self.producer = producer
+        self.topic_prefix = topic_prefix
         self.batch = batch
         self.ack_timeout_s = ack_timeout_s
         self.published = 0
@@ -70,9 +77,14 @@ class OutboxRelay:
             log.error("outbox row fails its schema", extra={"id": event.id, "topic": event.topic})
             payload = {"topic": event.topic, "payload": event.payload, "error": str(exc)[:2000]}
             return self.producer.send(
-                dead_letter_topic(GROUP), key=event.key, value=payload, headers=headers
+                self.topic_prefix + dead_letter_topic(GROUP),
+                key=event.key,
+                value=payload,
+                headers=headers,
             )
-        return self.producer.send(event.topic, key=event.key, value=event.payload, headers=headers)
+        return self.producer.send(
+            self.topic_prefix + event.topic, key=event.key, value=event.payload, headers=headers
+        )
 
     def run_once(self) -> int:
         """Publishes one batch of pending rows; returns how many were acknowledged. Stops at the

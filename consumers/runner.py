@@ -54,6 +54,7 @@ class WorkerConfig:
     max_attempts: int = 3
     backoff_s: float = 0.5
     poll_ms: int = 500
+    topic_prefix: str = ""  # physical topic = prefix + logical name (environments, tenants)
 
 
 class Worker:
@@ -68,7 +69,7 @@ class Worker:
 
     def _connect(self) -> None:
         self._consumer = KafkaConsumer(
-            *self.config.topics,
+            *(self.config.topic_prefix + topic for topic in self.config.topics),
             bootstrap_servers=self.config.bootstrap.split(","),
             group_id=self.config.group,
             enable_auto_commit=False,
@@ -92,7 +93,9 @@ class Worker:
             "group": self.config.group,
         }
         future = self._producer.send(
-            dead_letter_topic(self.config.group), key=payload["key"] or "", value=payload
+            self.config.topic_prefix + dead_letter_topic(self.config.group),
+            key=payload["key"] or "",
+            value=payload,
         )
         future.get(timeout=15)  # the offset is committed only once the dead letter is safe
         self.dead_lettered += 1
@@ -101,15 +104,16 @@ class Worker:
 
     def _handle(self, record: ConsumerRecord) -> None:
         headers = {k: v.decode(errors="replace") for k, v in (record.headers or [])}
+        topic = record.topic.removeprefix(self.config.topic_prefix)
         try:
-            message = validate(record.topic, json.loads(record.value))
+            message = validate(topic, json.loads(record.value))
         except (ValidationError, ValueError) as exc:
             self._dead_letter(record, f"invalid message: {exc}")
             return
         started = time.perf_counter()
         for attempt in range(1, self.config.max_attempts + 1):
             try:
-                self.handler(record.topic, message, headers)
+                self.handler(topic, message, headers)
                 break
             except PermanentError as exc:
                 self._dead_letter(record, f"PermanentError: {exc}")

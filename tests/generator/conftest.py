@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from generator.backends.embedded import EmbeddedBackend
 from generator.pipeline import Tools
 from generator.worker import work
 from tests.conftest import auth, make_key
+from tests.consent.conftest import selfie
 
 
 @pytest.fixture(scope="session")
@@ -43,6 +45,29 @@ def submit(client: TestClient, headers: dict[str, str], **body: Any) -> dict[str
     answer = client.post("/v1/generations", json=payload, headers=headers)
     assert answer.status_code == 202, answer.text
     return answer.json()
+
+
+def enroll(
+    client: TestClient,
+    headers: dict[str, str],
+    tmp_path: Path,
+    owner: str,
+    photo: str,
+    **fields: str,
+) -> str:
+    """Enrolls a cameo through the API from a public-domain photo turned into a speaking selfie."""
+    challenge = client.post("/v1/cameos/challenges", json={"owner_id": owner}, headers=headers)
+    assert challenge.status_code == 201, challenge.text
+    video = selfie(tmp_path, photo, challenge.json()["phrase"])
+    with video.open("rb") as fh:
+        answer = client.post(
+            "/v1/cameos",
+            data={"owner_id": owner, "challenge_id": challenge.json()["challenge_id"], **fields},
+            files={"video": ("selfie.mp4", fh, "video/mp4")},
+            headers=headers,
+        )
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["id"])
 
 
 def run_queue(tools: Tools) -> int:

@@ -11,31 +11,15 @@ import pytest
 from fastapi.testclient import TestClient
 
 from generator.pipeline import Tools
-from tests.consent.conftest import FACES, selfie
-from tests.generator.conftest import job, run_queue, submit
-
-
-def _enroll(client: TestClient, headers: dict[str, str], tmp_path: Path, owner: str, photo: str,
-            **fields: str) -> str:  # fmt: skip
-    challenge = client.post("/v1/cameos/challenges", json={"owner_id": owner}, headers=headers)
-    assert challenge.status_code == 201, challenge.text
-    video = selfie(tmp_path, photo, challenge.json()["phrase"])
-    with video.open("rb") as fh:
-        answer = client.post(
-            "/v1/cameos",
-            data={"owner_id": owner, "challenge_id": challenge.json()["challenge_id"], **fields},
-            files={"video": ("selfie.mp4", fh, "video/mp4")},
-            headers=headers,
-        )
-    assert answer.status_code == 201, answer.text
-    return str(answer.json()["id"])
+from tests.consent.conftest import FACES
+from tests.generator.conftest import enroll, job, run_queue, submit
 
 
 @pytest.mark.slow
 def test_a_consented_cameo_is_composited_and_recognised(
     client: TestClient, platform: dict[str, str], tools: Tools, tmp_path: Path
 ) -> None:
-    cameo = _enroll(
+    cameo = enroll(
         client, platform, tmp_path, "ana", "obama.jpg",
         permission="approved", approved_user_ids='["bob"]', store_face_image="true",
     )  # fmt: skip
@@ -59,7 +43,7 @@ def test_a_consented_cameo_is_composited_and_recognised(
 def test_a_reference_photo_of_someone_else_blocks_the_job(
     client: TestClient, platform: dict[str, str], tools: Tools, tmp_path: Path
 ) -> None:
-    _enroll(client, platform, tmp_path, "joe", "biden.jpg", permission="only_me")
+    enroll(client, platform, tmp_path, "joe", "biden.jpg", permission="only_me")
     reference = client.post(
         "/v1/generations/references",
         content=(FACES / "biden.jpg").read_bytes(),
