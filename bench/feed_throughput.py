@@ -1,4 +1,5 @@
-"""Feed throughput: publish items (10 s 640x360 clips with captions; some show a face) at a
+"""Feed throughput: publish items (10 s 640x360 clips with sound and captions: four in five are
+our generator's marked and signed output, one in five an unsigned upload showing a face) at a
 steady rate through the outbox, with the relay, the three classifier workers and the aggregator
 running as separate processes (one or two instances each), and report items per second and the
 time from publication to decision (p50, p99).
@@ -138,6 +139,8 @@ def main() -> int:
         from cameoguard.migrate import upgrade
         from cameoguard.settings import get_settings
         from provenance.keys import create_dev_chain
+        from provenance.records import GenerationFacts
+        from provenance.service import mark_and_sign
         from tests.consent.conftest import FACES
         from tests.media_factory import make_clip, make_selfie
 
@@ -146,8 +149,15 @@ def main() -> int:
         media = get_settings().effective_media_dir
         media.mkdir(parents=True, exist_ok=True)
         clips = []
+        # The app's feed: most items are our generator's output (marked and signed); one in
+        # five is an upload of real footage with a face and no manifest.
         for i in range(4):
-            make_clip(media / f"clip{i}.mp4", 10.0, 640, 360, seed=50 + i)
+            source = make_clip(home / f"source{i}.mp4", 10.0, 640, 360, seed=50 + i)
+            facts = GenerationFacts(
+                generation_id=f"gen_bench{i}", creator_id="bench", cameo_ids=[],
+                policy_pack="bench", decision="allow", generator="bench",
+            )  # fmt: skip
+            mark_and_sign(source, media / f"clip{i}.mp4", facts, actor="bench")
             clips.append(f"clip{i}.mp4")
         make_selfie(media / "face.mp4", [FACES / "obama.jpg"], "hello from the lake",
                     size=(640, 360), seconds=10)  # fmt: skip

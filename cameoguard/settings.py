@@ -110,6 +110,9 @@ class Settings(BaseSettings):
     face_backend: str = Field("dlib", description="Face embedding: dlib, or insightface (pack dir)")
     insightface_pack: Path | None = Field(None, description="Operator-supplied insightface pack")
     registry_index: str = Field("exact", description="1:N search: exact, or faiss (HNSW)")
+    feed_frames_per_second: float = Field(
+        0.5, gt=0, le=5, description="Frames the feed's face workers sample per second"
+    )
     minor_age_margin: int = Field(7, description="Apparent age below 18 + margin = possible minor")
     enrollment_max_seconds: float = Field(30.0, description="Longest enrollment video")
     likeness_max_seconds: float = Field(600.0, description="Longest media for a likeness check")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from cameoguard.settings import get_settings
 from consumers.media_access import resolve_media
 from consumers.schemas import ContentPublished, ContentScores
 from provenance.verify import verify_file
@@ -36,10 +37,15 @@ def _ai_evidence(report: dict[str, Any]) -> list[str]:
 
 def score_item(item: ContentPublished, models: LikenessModels) -> ContentScores:
     path = resolve_media(item.media_location)
-    report = verify_file(path, full_record=True)
+    report = verify_file(path, full_record=True, thorough=False)
     ai = _ai_evidence(report)
     record_cameos = set((report.get("record") or {}).get("cameo_ids") or [])
-    seen = likeness(path, models, requester_id=item.author_id)
+    seen = likeness(
+        path,
+        models,
+        requester_id=item.author_id,
+        frames_per_second=get_settings().feed_frames_per_second,
+    )
     evidence: list[dict[str, Any]] = [{"kind": "provenance", "ai_generated": ai,
                                        "verdict": report.get("verdict")}]  # fmt: skip
     cameos_used = sorted(set(item.cameo_ids) | record_cameos)

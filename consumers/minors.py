@@ -1,6 +1,7 @@
-"""The minors-risk worker. Signals: faces whose apparent age is under 18 + margin (one frame per
-second), the caption's words (`minor_terms` in policies/feed.yaml) and its sexual/minors score,
-the sexual or violent context of the caption, and the author's age group. A minor alone is an
+"""The minors-risk worker. Signals: faces whose apparent age is under 18 + margin (frames sampled
+at `feed_frames_per_second`, 0.5 by default), the caption's words (`minor_terms` in
+policies/feed.yaml) and its sexual/minors score, the sexual or violent context of the caption,
+and the author's age group. A minor alone is an
 age-restriction signal; a minor in a sexual or violent context is a removal-level risk."""
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from cameoguard.settings import get_settings
 from consumers.feed_policy import FeedPolicy
 from consumers.media_access import resolve_media
 from consumers.runner import PermanentError
@@ -33,7 +35,11 @@ def score_item(
     evidence: list[dict[str, Any]] = []
     try:
         media = load_media(
-            resolve_media(item.media_location), max_seconds=600, max_frames=MAX_FRAMES
+            resolve_media(item.media_location),
+            max_seconds=600,
+            frames_per_second=get_settings().feed_frames_per_second,
+            max_frames=MAX_FRAMES,
+            want_audio=False,
         )
     except MediaError as exc:
         raise PermanentError(f"unreadable media: {exc}") from exc

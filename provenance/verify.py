@@ -182,8 +182,12 @@ def _verdict(
     return head + "."
 
 
-def verify_file(path: Path, *, full_record: bool) -> dict[str, Any]:
-    """The whole report. Never raises on bad media: problems are part of the report."""
+def verify_file(path: Path, *, full_record: bool, thorough: bool = True) -> dict[str, Any]:
+    """The whole report. Never raises on bad media: problems are part of the report.
+
+    `thorough=False` (the feed's deepfake worker) skips the watermark and fingerprint searches
+    when a trusted manifest names a generation on record: the manifest's hard binding already
+    proves the bytes are that output, and the searches cost most of the time."""
     size = path.stat().st_size
     with path.open("rb") as fh:
         head = fh.read(64)
@@ -193,13 +197,20 @@ def verify_file(path: Path, *, full_record: bool) -> dict[str, Any]:
     else:
         with path.open("rb") as fh:
             c2pa = read_manifest(fh, trust_anchors(), mime)
-    watermark = _watermark_section(path, mime)
     record_row, source = None, None
+    generation_id = (c2pa.generation or {}).get("generation_id")
     with session_scope() as session:
-        fingerprint = _fingerprint_section(path, mime, session)
-        generation_id = (c2pa.generation or {}).get("generation_id")
         if c2pa.state in ("Trusted", "Valid") and generation_id:
             record_row, source = records.find(session, generation_id=generation_id), "c2pa"
+    skip = not thorough and c2pa.state == "Trusted" and record_row is not None
+    if skip:
+        skipped = {"checked": False, "reason": "skipped: a trusted manifest names a generation"}
+        watermark, fingerprint = dict(skipped), dict(skipped)
+    else:
+        watermark = _watermark_section(path, mime)
+    with session_scope() as session:
+        if not skip:
+            fingerprint = _fingerprint_section(path, mime, session)
         if record_row is None and watermark.get("found"):
             record_row = records.find(session, watermark_id=int(watermark["id"], 16))
             source = "watermark"

@@ -699,10 +699,16 @@ def likeness(
     *,
     requester_id: str | None,
     mutual_owner_ids: list[str] | None = None,
+    frames_per_second: float = 1.0,
 ) -> dict[str, Any]:
     settings = get_settings()
     try:
-        media = load_media(path, max_seconds=settings.likeness_max_seconds, max_frames=120)
+        media = load_media(
+            path,
+            max_seconds=settings.likeness_max_seconds,
+            frames_per_second=frames_per_second,
+            max_frames=120,
+        )
     except MediaError as exc:
         raise _fail(exc.status, str(exc), code="bad_media") from exc
     analysis = analyse(media, models)

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from cameoguard.cli import app
 from provenance.records import GenerationFacts
 from provenance.service import mark_and_sign
+from provenance.verify import verify_file
 from tests.conftest import auth, make_key
 from tests.media_factory import make_clip, transcode
 
@@ -51,6 +52,18 @@ def test_signed_output_verifies_as_trusted_with_record(client: TestClient, signe
     assert report["record_source"] == "c2pa"
     assert report["fingerprint"]["match"] is True
     assert "trusted signer" in report["verdict"]
+
+
+def test_the_feeds_quick_check_skips_the_searches_only_under_a_trusted_manifest(
+    client: TestClient, signed: Path, tmp_path: Path
+) -> None:
+    quick = verify_file(signed, full_record=True, thorough=False)
+    assert quick["record"]["generation_id"] == "gen_auditor" and quick["record_source"] == "c2pa"
+    assert quick["watermark"]["checked"] is False and "skipped" in quick["watermark"]["reason"]
+    copy = transcode(signed, tmp_path / "reupload.mp4", crf=28, height=240)
+    stripped = verify_file(copy, full_record=True, thorough=False)
+    assert stripped["watermark"]["checked"] and stripped["watermark"]["found"]
+    assert stripped["record_source"] in ("watermark", "fingerprint")
 
 
 def test_stripped_copy_is_traced_by_its_watermark(
