@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from cameoguard.auth.keys import Principal, Scope, authenticate
 from cameoguard.db import session_scope
 from cameoguard.errors import ApiError
+from cameoguard.ratelimit import limiter, retry_after
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer cg_...`")
 
@@ -56,6 +57,14 @@ def require_scope(*scopes: Scope) -> Callable[..., Principal]:
                 401,
                 "invalid or revoked API key",
                 headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            )
+        wait = limiter().take(principal.key_id)
+        if wait > 0:
+            raise ApiError(
+                429,
+                "rate limit exceeded for this key",
+                code="rate_limited",
+                headers={"Retry-After": retry_after(wait)},
             )
         if not principal.scopes & allowed:
             raise ApiError(

@@ -79,6 +79,10 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     max_request_bytes: int = Field(default=1_048_576, description="Largest JSON request body")
+    rate_limit_per_minute: int = Field(
+        30_000, ge=0, description="Requests per minute per API key (0: no limit)"
+    )
+    rate_limit_burst: int = Field(1000, ge=1, description="Requests a key may send at once")
     max_upload_bytes: int = Field(default=200 * 1_048_576, description="Largest media upload")
     ready_requires: Annotated[list[str], NoDecode] = Field(
         default=["database", "models"],

@@ -4,9 +4,13 @@ import os
 import re
 
 import pytest
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
+from cameoguard.auth.keys import Scope
 from cameoguard.health import _model_checks, register_model_check
+from cameoguard.ratelimit import reset_limiter
+from cameoguard.settings import reset_settings_cache
 from tests.conftest import auth, make_key
 
 PUBLIC_PATHS = {
@@ -186,3 +190,66 @@ def test_docs_and_openapi_are_served(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     assert "/v1/admin/keys" in spec["paths"]
     assert "HTTPBearer" in spec["components"]["securitySchemes"]
+
+
+def _scope_guard(route: APIRoute) -> frozenset[str] | None:
+    """The scopes a route's key dependency admits (None: the route has none)."""
+    pending = list(route.dependant.dependencies)
+    while pending:
+        dependency = pending.pop()
+        scopes = getattr(dependency.call, "required_scopes", None)
+        if scopes is not None:
+            return frozenset(scopes)
+        pending.extend(dependency.dependencies)
+    return None
+
+
+def _api_routes(routes: list) -> list[APIRoute]:  # type: ignore[type-arg]
+    """Every APIRoute, including those of included routers."""
+    found: list[APIRoute] = []
+    for route in routes:
+        if isinstance(route, APIRoute):
+            found.append(route)
+        elif hasattr(route, "original_router"):
+            found.extend(_api_routes(route.original_router.routes))
+    return found
+
+
+def test_every_v1_route_enforces_its_scopes(client: TestClient) -> None:
+    """Enumerates the app's routes: each /v1 route names the scopes it admits, and a valid key
+    holding only another scope gets 403 before anything runs."""
+    keys = {scope.value: make_key(scope.value, name=f"only-{scope.value}") for scope in Scope}
+    checked = 0
+    routes = [r for r in _api_routes(client.app.routes) if r.path.startswith("/v1/")]  # type: ignore[attr-defined]
+    assert len(routes) >= 40
+    for route in routes:
+        allowed = _scope_guard(route)
+        assert allowed, f"{route.path} has no scope guard"
+        concrete = re.sub(r"\{[^}]+\}", "x", route.path)
+        for scope, key in keys.items():
+            if scope in allowed:
+                continue
+            for method in route.methods:
+                response = client.request(method, concrete, json={}, headers=auth(key))
+                assert response.status_code == 403, (method, route.path, scope, response.text)
+                checked += 1
+    assert checked >= 60
+
+
+def test_a_key_over_its_rate_limit_gets_429(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CAMEOGUARD_RATE_LIMIT_PER_MINUTE", "60")
+    monkeypatch.setenv("CAMEOGUARD_RATE_LIMIT_BURST", "3")
+    reset_settings_cache()
+    reset_limiter()
+    try:
+        busy, other = make_key("platform", name="busy"), make_key("platform", name="other")
+        codes = [client.get("/v1/whoami", headers=auth(busy)).status_code for _ in range(5)]
+        assert codes == [200, 200, 200, 429, 429]
+        limited = client.get("/v1/whoami", headers=auth(busy))
+        assert limited.json()["error"]["code"] == "rate_limited"
+        assert int(limited.headers["retry-after"]) >= 1
+        assert client.get("/v1/whoami", headers=auth(other)).status_code == 200  # per key
+    finally:
+        reset_limiter()
