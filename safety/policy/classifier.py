@@ -79,7 +79,9 @@ class TextClassifier:
 
     @classmethod
     def load(cls, threads: int | None = None) -> TextClassifier:
-        return cls(TextEmbedder(threads=threads), Heads.load())
+        heads = Heads.load()
+        precision = heads.meta.get("embedding_precision", "fp32")
+        return cls(TextEmbedder(threads=threads, precision=precision), heads)
 
     @property
     def version(self) -> str:

@@ -24,7 +24,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score
 from sklearn.model_selection import StratifiedKFold
 
-from safety.models.text_embedder import MODEL_NAME, TextEmbedder
+from safety.models.text_embedder import MAX_TOKENS, MODEL_NAME, TextEmbedder
 from safety.policy.classifier import HEADS_FILE, Heads
 from safety.policy.features import NGRAM_FEATURES, build_features
 from safety.policy.normalize import clean
@@ -126,8 +126,10 @@ def train(datasets_dir: Path, out: Path) -> Heads:
             progress.advance(task)
     all_examples = train_set + calib_set
     meta = {
-        "version": f"text-heads-{_data_digest(all_examples)}",
+        "version": f"text-heads-{_data_digest(all_examples)}-{embedder.precision}-t{MAX_TOKENS}",
         "embedding_model": MODEL_NAME,
+        "embedding_precision": embedder.precision,
+        "max_tokens": MAX_TOKENS,
         "features": f"embedding(384) + char_wb 2-4 gram hashing ({NGRAM_FEATURES})",
         "heads": report,
         "train_examples": len(train_set),

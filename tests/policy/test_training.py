@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from safety.models.text_embedder import MAX_TOKENS, PRECISION
 from safety.policy.classifier import Heads
 from safety.policy.train import _data_digest, train
 from safety.policy.training_data import DATASETS_DIR, HEADS, iter_examples, load_split
@@ -22,7 +23,9 @@ def examples():
 def test_committed_heads_were_trained_on_this_data(examples) -> None:
     heads = Heads.load()
     train_and_calibration = [e for e in examples if e.split != "test"]
-    assert heads.version == f"text-heads-{_data_digest(train_and_calibration)}"
+    expected = f"text-heads-{_data_digest(train_and_calibration)}-{PRECISION}-t{MAX_TOKENS}"
+    assert heads.version == expected
+    assert heads.meta["embedding_precision"] == PRECISION
     assert heads.names == HEADS
     assert heads.meta["train_examples"] == sum(e.split == "train" for e in examples)
 
