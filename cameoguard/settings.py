@@ -103,6 +103,9 @@ class Settings(BaseSettings):
         pattern=r"^[A-Za-z0-9._-]{0,100}$",
         description="Prefix of every topic name (e.g. prod.)",
     )
+    relay_replay_window_s: float = Field(
+        3600.0, gt=0, description="After the broker lost its log, re-publish events this recent"
+    )
     generator_backend: str = Field("embedded", description="embedded, http or diffusers")
     generator_http_url: str | None = Field(None, description="External video API endpoint")
     generator_http_timeout_s: float = Field(120.0, gt=0, description="External API timeout")

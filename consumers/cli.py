@@ -30,7 +30,13 @@ def relay(
     except KafkaError as exc:
         err.print(f"[red]error:[/red] cannot reach the broker at {servers}: {exc}")
         raise typer.Exit(1) from exc
-    worker = OutboxRelay(producer, topic_prefix=get_settings().kafka_topic_prefix)
+    settings = get_settings()
+    worker = OutboxRelay(
+        producer,
+        topic_prefix=settings.kafka_topic_prefix,
+        replay_window_s=settings.relay_replay_window_s,
+        renew_producer=lambda: make_producer(servers),
+    )
     if once:
         drained = wait_until_drained(worker)
         producer.close()

@@ -5,14 +5,24 @@ between the acknowledgement and the database commit re-sends the row, so consume
 by the `event-id` header (delivery is at least once). Run one relay per database.
 
 Rows whose payload fails its topic's schema are a bug upstream: they go to the dead-letter topic
-`dead-letter.relay` with the error, are marked published, and the relay moves on."""
+`dead-letter.relay` with the error, are marked published, and the relay moves on.
+
+A broker that lost its log (the embedded broker keeps topics in memory, so a restart empties
+them; a real cluster can lose data in a disaster) is noticed by offsets going backwards: the
+relay remembers the highest offset acknowledged per partition, and when idle it sends a small
+heartbeat to `relay.heartbeat` every few seconds to look. Then every row published within the
+replay window is sent again, in id order; consumers are idempotent, so nothing is applied twice
+and nothing that was in the lost log is lost."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
 import time
+from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from kafka import KafkaProducer
@@ -27,6 +37,7 @@ from consumers.schemas import dead_letter_topic, validate
 
 log = logging.getLogger("cameoguard.relay")
 GROUP = "relay"
+HEARTBEAT_TOPIC = "relay.heartbeat"
 
 
 def make_producer(bootstrap: str) -> KafkaProducer:
@@ -60,9 +71,20 @@ class OutboxRelay:
         batch: int = 200,
         ack_timeout_s: float = 15.0,
         topic_prefix: str = "",
+        replay_window_s: float = 3600.0,
+        heartbeat_s: float = 5.0,
+        renew_producer: Callable[[], KafkaProducer] | None = None,
     ):
         self.producer = producer
+        self.renew_producer = renew_producer
+        self._failures = 0
+        self._round_failed = False
         self.topic_prefix = topic_prefix
+        self.replay_window_s = replay_window_s
+        self.heartbeat_s = heartbeat_s
+        self.replays = 0
+        self._high: dict[tuple[str, int], int] = {}
+        self._last_heartbeat = 0.0
         self.batch = batch
         self.ack_timeout_s = ack_timeout_s
         self.published = 0
@@ -104,14 +126,16 @@ class OutboxRelay:
         self.producer.flush(timeout=self.ack_timeout_s)
         acked: list[int] = []
         failed: tuple[int, str] | None = None
+        lost = False
         for event, future in futures:
             try:
-                future.get(timeout=self.ack_timeout_s)
+                metadata = future.get(timeout=self.ack_timeout_s)
             except (KafkaError, TimeoutError) as exc:
                 failed = (event.id, f"{type(exc).__name__}: {exc}"[:500])
                 log.warning("broker did not acknowledge", extra={"id": event.id})
                 break
             acked.append(event.id)
+            lost = self._went_backwards(metadata) or lost
         with session_scope(write=True) as session:
             if acked:
                 session.execute(
@@ -126,19 +150,90 @@ class OutboxRelay:
                     .values(attempts=OutboxEvent.attempts + 1, last_error=failed[1])
                 )
         self.published += len(acked)
+        self._round_failed = failed is not None
+        if lost:
+            self.replay()
         return len(acked)
+
+    def _went_backwards(self, metadata: Any) -> bool:
+        """Records an acknowledged offset; True when it is below one acknowledged before."""
+        key = (metadata.topic, metadata.partition)
+        before = self._high.get(key, -1)
+        self._high[key] = max(before, metadata.offset)
+        if metadata.offset < before:
+            log.warning(
+                "acknowledged offset went backwards",
+                extra={"topic": key[0], "partition": key[1], "offset": metadata.offset,
+                       "before": before},
+            )  # fmt: skip
+        return metadata.offset < before
+
+    def heartbeat(self) -> bool:
+        """Sends one heartbeat; True when the broker's log went backwards (and was replayed)."""
+        future = self.producer.send(
+            self.topic_prefix + HEARTBEAT_TOPIC, key=GROUP, value={"at": utcnow().isoformat()}
+        )
+        self.producer.flush(timeout=self.ack_timeout_s)
+        metadata = future.get(timeout=self.ack_timeout_s)
+        self._last_heartbeat = time.monotonic()
+        self._failures = 0
+        if self._went_backwards(metadata):
+            self.replay()
+            return True
+        return False
+
+    def replay(self) -> int:
+        """Marks every row published within the replay window as pending again."""
+        since = utcnow() - timedelta(seconds=self.replay_window_s)
+        with session_scope(write=True) as session:
+            result = session.execute(
+                update(OutboxEvent)
+                .where(OutboxEvent.published_at.is_not(None), OutboxEvent.published_at >= since)
+                .values(published_at=None)
+            )
+        self._high.clear()
+        self.replays += 1
+        count = int(result.rowcount or 0)
+        log.warning("the broker lost its log: re-publishing", extra={"events": count})
+        return count
+
+    def _failed(self) -> None:
+        """Counts a failed round; after a few in a row starts a fresh producer. A broker that
+        restarted does not know the idempotent producer's id any more and refuses its sends
+        until a new producer registers."""
+        self._failures += 1
+        if self._failures >= 2 and self.renew_producer is not None:
+            log.warning("renewing the producer after repeated failures")
+            with contextlib.suppress(Exception):  # the old producer is unusable anyway
+                self.producer.close(timeout=1)
+            self.producer = self.renew_producer()
+            self._failures = 0
 
     def run(self, stop: threading.Event, idle_s: float = 0.2, max_backoff_s: float = 10.0) -> None:
         backoff = idle_s
         while not stop.is_set():
+            healthy = True
             try:
                 sent = self.run_once()
                 backoff = idle_s
+                if self._round_failed:
+                    self._failed()
+                elif sent > 0:
+                    self._failures = 0
             except Exception as exc:  # the broker or the database is down: wait and retry
                 log.warning("relay round failed", extra={"error": f"{type(exc).__name__}: {exc}"})
-                sent = 0
+                sent, healthy = 0, False
                 backoff = min(max_backoff_s, backoff * 2)
+                self._failed()
             if sent == 0:
+                due = time.monotonic() - self._last_heartbeat >= self.heartbeat_s
+                if healthy and due:
+                    try:
+                        self.heartbeat()
+                    except Exception as exc:  # the broker is down: the next round retries
+                        log.warning("heartbeat failed", extra={"error": f"{exc}"[:300]})
+                        self._last_heartbeat = time.monotonic()
+                        self._failed()
                 stop.wait(backoff)
         self.producer.flush(timeout=self.ack_timeout_s)
 
