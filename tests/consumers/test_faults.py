@@ -78,7 +78,7 @@ def test_worker_killed_mid_stream_loses_nothing_and_applies_once(
     database: str, bootstrap: str, tmp_path: Path
 ) -> None:
     run = uuid.uuid4().hex[:8]
-    items = [f"k{run}_{i:03d}" for i in range(40)]
+    items = [f"k{run}_{i:03d}" for i in range(400)]  # enough that the kill lands mid-stream
     producer = make_producer(bootstrap)
     for item_id in items:
         producer.send(CONTENT_PUBLISHED, key=item_id, value=_item(item_id))
