@@ -20,6 +20,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -138,65 +139,67 @@ def steady(url: str, key: str, prompts: list[str], rate: float, seconds: float) 
     }
 
 
-def saturate(
-    url: str, key: str, prompts: list[str], clients: int, seconds: float
-) -> dict[str, float]:
+def _closed_loop(
+    key: str, clients: int, seconds: float, send: Callable[[httpx.Client, int], int | None]
+) -> tuple[int, int, float]:
+    """`clients` threads each calling `send(client, n)` (n counts that thread's requests) until
+    `seconds` pass; `send` returns how many texts were checked, or None for an error. Returns
+    (texts checked, errors, elapsed seconds)."""
     done = 0
     errors = 0
     lock = threading.Lock()
     stop = time.perf_counter() + seconds
 
-    def worker(offset: int) -> None:
+    def worker() -> None:
         nonlocal done, errors
-        client = httpx.Client(headers={"Authorization": f"Bearer {key}"}, timeout=30)
-        i = offset
+        client = httpx.Client(headers={"Authorization": f"Bearer {key}"}, timeout=60)
+        n = 0
         while time.perf_counter() < stop:
-            r = client.post(url, json={"prompt": prompts[i % len(prompts)]})
+            checked = send(client, n)
             with lock:
-                done += 1
-                errors += r.status_code != 200
-            i += clients
+                if checked is None:
+                    errors += 1
+                else:
+                    done += checked
+            n += 1
         client.close()
 
     started = time.perf_counter()
-    threads = [threading.Thread(target=worker, args=(k,)) for k in range(clients)]
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    return {"rps": done / (time.perf_counter() - started), "n": done, "errors": errors}
+    return done, errors, time.perf_counter() - started
+
+
+def saturate(
+    url: str, key: str, prompts: list[str], clients: int, seconds: float
+) -> dict[str, float]:
+    """Single-prompt checks from `clients` concurrent clients, as fast as they are answered."""
+    picked = iter(range(10**9))
+
+    def send(client: httpx.Client, n: int) -> int | None:
+        r = client.post(url, json={"prompt": prompts[next(picked) % len(prompts)]})
+        return 1 if r.status_code == 200 else None
+
+    done, errors, elapsed = _closed_loop(key, clients, seconds, send)
+    return {"rps": (done + errors) / elapsed, "n": done + errors, "errors": errors}
 
 
 def batched(url: str, key: str, prompts: list[str], batch: int, clients: int, seconds: float):
     """`POST /v1/moderations` with `input` lists of `batch` texts (the OpenAI shape): what a
     backend moderating captions and comments in bulk sends. Returns texts checked per second."""
-    done = 0
-    errors = 0
-    lock = threading.Lock()
-    stop = time.perf_counter() + seconds
+    picked = iter(range(10**9))
 
-    def worker(offset: int) -> None:
-        nonlocal done, errors
-        client = httpx.Client(headers={"Authorization": f"Bearer {key}"}, timeout=60)
-        i = offset * batch
-        while time.perf_counter() < stop:
-            texts = [prompts[(i + k) % len(prompts)] for k in range(batch)]
-            r = client.post(url, json={"input": texts})
-            with lock:
-                if r.status_code == 200:
-                    done += len(r.json()["results"])
-                else:
-                    errors += 1
-            i += clients * batch
-        client.close()
+    def send(client: httpx.Client, n: int) -> int | None:
+        first = next(picked) * batch
+        texts = [prompts[(first + k) % len(prompts)] for k in range(batch)]
+        r = client.post(url, json={"input": texts})
+        return len(r.json()["results"]) if r.status_code == 200 else None
 
-    started = time.perf_counter()
-    threads = [threading.Thread(target=worker, args=(k,)) for k in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return {"texts_per_s": done / (time.perf_counter() - started), "n": done, "errors": errors}
+    done, errors, elapsed = _closed_loop(key, clients, seconds, send)
+    return {"texts_per_s": done / elapsed, "n": done, "errors": errors}
 
 
 def main() -> int:
