@@ -86,6 +86,9 @@ def reset_engine() -> None:
     if _engine is not None:
         _engine.dispose()
     _engine, _sessionmaker = None, None
+    from cameoguard.auth.cache import forget_all  # keys cached from the old database
+
+    forget_all()
 
 
 # SQLite admits one writer at a time and makes the others sleep with back-off, which turns a burst

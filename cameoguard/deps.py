@@ -6,16 +6,19 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlalchemy.orm import Session
 
+from cameoguard.auth.cache import forget_all, principal_cache
 from cameoguard.auth.keys import Principal, Scope, authenticate
 from cameoguard.db import session_scope
 from cameoguard.errors import ApiError
 from cameoguard.ratelimit import limiter, retry_after
 
+DATABASE_ERRORS = (OperationalError, SQLAlchemyTimeoutError)
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer cg_...`")
 
 
@@ -27,8 +30,15 @@ def short_session(write: bool = False) -> Iterator[Session]:
     try:
         with session_scope(write=write) as session:
             yield session
-    except (OperationalError, SQLAlchemyTimeoutError) as exc:
-        raise ApiError(503, "database unavailable", code="database_unavailable") from exc
+    except DATABASE_ERRORS as exc:
+        raise database_unavailable() from exc
+
+
+def database_unavailable() -> ApiError:
+    """The 503 for an unreachable database. Cached keys stop being trusted too: while the
+    database cannot confirm a key, no request is served on an old confirmation."""
+    forget_all()
+    return ApiError(503, "database unavailable", code="database_unavailable")
 
 
 def get_session() -> Iterator[Session]:
@@ -37,11 +47,16 @@ def get_session() -> Iterator[Session]:
         yield session
 
 
+def _lookup(presented: str) -> Principal | None:
+    with short_session() as session:
+        return authenticate(session, presented)
+
+
 def require_scope(*scopes: Scope) -> Callable[..., Principal]:
     """A dependency that admits a valid key holding at least one of `scopes`."""
     allowed = frozenset(s.value for s in scopes)
 
-    def dependency(
+    async def dependency(
         request: Request,
         credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
     ) -> Principal:
@@ -50,8 +65,12 @@ def require_scope(*scopes: Scope) -> Callable[..., Principal]:
             raise ApiError(
                 401, "missing API key", headers={"WWW-Authenticate": 'Bearer realm="cameoguard"'}
             )
-        with short_session() as session:
-            principal = authenticate(session, presented)
+        cache = principal_cache()
+        principal = cache.get(presented)
+        if principal is None:
+            principal = await run_in_threadpool(_lookup, presented)
+            if principal is not None:
+                cache.put(presented, principal)
         if principal is None:
             raise ApiError(
                 401,

@@ -83,6 +83,15 @@ class Settings(BaseSettings):
         30_000, ge=0, description="Requests per minute per API key (0: no limit)"
     )
     rate_limit_burst: int = Field(1000, ge=1, description="Requests a key may send at once")
+    auth_cache_seconds: float = Field(
+        2.0,
+        ge=0,
+        le=60,
+        description=(
+            "How long a checked API key is trusted without reading its row again; a revocation"
+            " through another process takes effect within this time (0: read every time)"
+        ),
+    )
     max_upload_bytes: int = Field(default=200 * 1_048_576, description="Largest media upload")
     ready_requires: Annotated[list[str], NoDecode] = Field(
         default=["database", "models"],
@@ -92,7 +101,19 @@ class Settings(BaseSettings):
     policy_pack: Path | None = Field(
         default=None, description="Policy pack YAML; empty means policies/default.yaml"
     )
-    model_threads: int = Field(default=2, description="CPU threads for the text model")
+    model_threads: int = Field(
+        default=1,
+        description=(
+            "CPU threads per model call (1: a short prompt gains nothing from a second thread,"
+            " and concurrent requests keep the other cores busy)"
+        ),
+    )
+    model_workers: int = Field(
+        default_factory=lambda: max(1, min(4, os.cpu_count() or 1)),
+        ge=1,
+        le=64,
+        description="Text-model calls run at once (default: one per core, at most 4)",
+    )
     signing_cert: Path | None = Field(None, description="PEM chain, leaf first (operator signing)")
     signing_key: Path | None = Field(None, description="PEM private key of the leaf", repr=False)
     trust_anchors: Path | None = Field(None, description="PEM bundle of trusted roots")

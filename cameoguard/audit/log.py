@@ -28,7 +28,12 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
-def _entry_hash(key: bytes, prev_hash: str, fields: dict[str, Any]) -> str:
+def timestamp() -> str:
+    """An entry's `at`: ISO-8601 UTC with microseconds and a 'Z'."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def entry_hash(key: bytes, prev_hash: str, fields: dict[str, Any]) -> str:
     message = prev_hash.encode() + b"\n" + canonical_json(fields).encode()
     return hmac.new(key, message, hashlib.sha256).hexdigest()
 
@@ -66,7 +71,7 @@ def record(
     seq, prev_hash = head
     entry = AuditEntry(
         seq=seq,
-        at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        at=timestamp(),
         actor=actor,
         action=action,
         subject=subject,
@@ -74,7 +79,7 @@ def record(
         details=canonical_json(details or {}),
         prev_hash=prev_hash,
     )
-    entry.hash = _entry_hash(derive_key("audit-chain"), prev_hash, _fields(entry))
+    entry.hash = entry_hash(derive_key("audit-chain"), prev_hash, _fields(entry))
     session.add(entry)
     session.execute(update(AuditHead).where(AuditHead.id == 1).values(last_hash=entry.hash))
     return entry
@@ -112,7 +117,7 @@ def verify_chain(session: Session) -> ChainReport:
             )
         if entry.prev_hash != prev_hash:
             problems.append(ChainProblem(entry.seq, "prev_hash does not match the previous row"))
-        if not hmac.compare_digest(entry.hash, _entry_hash(key, entry.prev_hash, _fields(entry))):
+        if not hmac.compare_digest(entry.hash, entry_hash(key, entry.prev_hash, _fields(entry))):
             problems.append(ChainProblem(entry.seq, "row content does not match its hash (edited)"))
         expected_seq, prev_hash = entry.seq + 1, entry.hash
     head = session.get(AuditHead, 1)

@@ -122,6 +122,9 @@ def revoke_key(session: Session, key_id: str, *, actor: str, reason: str) -> boo
         return False
     row.revoked_at = utcnow()
     record(session, actor=actor, action="key.revoke", subject=f"key:{key_id}", reason=reason)
+    from cameoguard.auth.cache import forget_all  # this process stops trusting it at once
+
+    forget_all()
     return True
 
 

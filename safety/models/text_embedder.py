@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -113,6 +113,22 @@ def quantize_onnx(source: Path) -> Path:
     return target
 
 
+def _fixed_tokenizer(tokenizer: Any) -> Any:
+    """The fast tokenizer's Rust core, copied with truncation and padding set once. The
+    transformers wrapper sets them on the shared core at every call, so concurrent calls
+    through it would race; this copy is only read, so threads can share it."""
+    from tokenizers import Tokenizer
+
+    core = Tokenizer.from_str(tokenizer.backend_tokenizer.to_str())
+    core.enable_truncation(max_length=MAX_TOKENS)
+    core.enable_padding(
+        pad_id=tokenizer.pad_token_id,
+        pad_token=tokenizer.pad_token,
+        pad_type_id=tokenizer.pad_token_type_id,
+    )
+    return core
+
+
 class TextEmbedder:
     def __init__(
         self,
@@ -129,7 +145,8 @@ class TextEmbedder:
             import onnxruntime as ort
             from transformers import AutoTokenizer
 
-            self._tokenizer = AutoTokenizer.from_pretrained(str(directory), local_files_only=True)
+            tokenizer = AutoTokenizer.from_pretrained(str(directory), local_files_only=True)
+            self._tokenizer = _fixed_tokenizer(tokenizer)
             onnx_path = export_onnx(directory, cache_dir or default_cache_dir())
             if precision == "int8":
                 onnx_path = quantize_onnx(onnx_path)
@@ -146,16 +163,17 @@ class TextEmbedder:
             raise
         except Exception as exc:  # any load failure is a missing model, never a silent fallback
             raise ModelUnavailable(f"cannot load {directory}: {type(exc).__name__}: {exc}") from exc
-        self._lock = threading.Lock()
         self.model_dir = directory
 
     def _run(self, texts: list[str]) -> np.ndarray:
-        encoded = self._tokenizer(
-            texts, padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="np"
-        )
-        feeds = {name: encoded[name].astype(np.int64) for name in _INPUTS}
+        encodings = self._tokenizer.encode_batch(texts)
+        feeds = {
+            "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+            "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
+            "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
+        }
         hidden = self._session.run(None, feeds)[0]
-        mask = encoded["attention_mask"][..., None].astype(np.float32)
+        mask = feeds["attention_mask"][..., None].astype(np.float32)
         pooled = (hidden * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None)
         return pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
 
@@ -163,8 +181,7 @@ class TextEmbedder:
         """Embeddings in input order; similar lengths are batched together (less padding)."""
         out = np.zeros((len(texts), DIM), dtype=np.float32)
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        with self._lock:
-            for start in range(0, len(order), batch_size):
-                idx = order[start : start + batch_size]
-                out[idx] = self._run([texts[i] for i in idx])
+        for start in range(0, len(order), batch_size):  # thread-safe: no shared mutable state
+            idx = order[start : start + batch_size]
+            out[idx] = self._run([texts[i] for i in idx])
         return out

@@ -3,6 +3,7 @@ the admin view and reload of the policy pack."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import re
@@ -15,9 +16,10 @@ from prometheus_client import Counter, Histogram
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 from sqlalchemy.orm import Session
 
+from cameoguard.audit.appender import PendingEntry, appender
 from cameoguard.audit.log import record
 from cameoguard.auth.keys import Principal, Scope
-from cameoguard.deps import get_session, require_scope, short_session
+from cameoguard.deps import DATABASE_ERRORS, database_unavailable, get_session, require_scope
 from cameoguard.errors import ApiError
 from safety.policy import service
 from safety.policy.engine import CheckContext, Decision
@@ -31,6 +33,7 @@ admin = require_scope(Scope.admin)
 anyone = require_scope(*Scope)
 
 MAX_INPUTS = 128
+AUDIT_TIMEOUT_S = 30.0  # an audit write that takes longer fails the check (never unaudited)
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 DECISIONS = Counter("cameoguard_policy_decisions_total", "Policy decisions", ["endpoint", "action"])
@@ -138,11 +141,11 @@ class PolicyInfo(BaseModel):
     last_reload_error: str | None
 
 
-def _decide(texts: list[str], context: CheckContext, endpoint: str) -> list[Decision]:
+async def _decide(texts: list[str], context: CheckContext, endpoint: str) -> list[Decision]:
     engine = service.require_engine()
     started = time.perf_counter()
     try:
-        decisions = engine.check_many(texts, context)
+        decisions = await engine.check_many_async(texts, context)
     except InvalidText as exc:
         raise ApiError(422, str(exc)) from exc
     except Exception as exc:
@@ -157,11 +160,13 @@ def _decide(texts: list[str], context: CheckContext, endpoint: str) -> list[Deci
 
 
 @router.post("/v1/moderations", response_model=ModerationResponse)
-def moderations(body: ModerationRequest, _: Principal = Depends(platform)) -> ModerationResponse:
+async def moderations(
+    body: ModerationRequest, _: Principal = Depends(platform)
+) -> ModerationResponse:
     """OpenAI-compatible moderation of captions and comments (`purpose` caption: checks that only
     concern generation prompts, such as named real people, do not apply)."""
     texts = [body.input] if isinstance(body.input, str) else body.input
-    decisions = _decide(texts, CheckContext(purpose="caption"), "moderations")
+    decisions = await _decide(texts, CheckContext(purpose="caption"), "moderations")
     return ModerationResponse(
         id=f"modr-{uuid.uuid4().hex}",
         model=f"cameoguard-{decisions[0].model}",
@@ -178,7 +183,7 @@ def moderations(body: ModerationRequest, _: Principal = Depends(platform)) -> Mo
 
 
 @router.post("/v1/checks/prompt", response_model=PromptCheckResponse)
-def check_prompt(
+async def check_prompt(
     body: PromptCheckRequest, principal: Principal = Depends(platform)
 ) -> PromptCheckResponse:
     """The decision for one generation prompt (or caption/comment), with every reason."""
@@ -189,25 +194,31 @@ def check_prompt(
         purpose=body.purpose,
         language=body.language,
     )
-    decision = _decide([body.prompt], context, "checks/prompt")[0]
+    decision = (await _decide([body.prompt], context, "checks/prompt"))[0]
     check_id = f"chk_{uuid.uuid4().hex}"
-    with short_session(write=True) as session:
-        _audit_check(session, principal, check_id, body, requester, decision)
+    # Answered only once its audit entry is committed (group commit with concurrent checks).
+    try:
+        await asyncio.wait_for(
+            asyncio.wrap_future(
+                appender().submit(_audit_entry(principal, check_id, body, requester, decision))
+            ),
+            AUDIT_TIMEOUT_S,
+        )
+    except (*DATABASE_ERRORS, TimeoutError) as exc:
+        raise database_unavailable() from exc
     fields = decision.to_dict()
     fields["decision"] = fields.pop("action")
     return PromptCheckResponse(id=check_id, **fields)
 
 
-def _audit_check(
-    session: Session,
+def _audit_entry(
     principal: Principal,
     check_id: str,
     body: PromptCheckRequest,
     requester: Requester,
     decision: Decision,
-) -> None:
-    record(
-        session,
+) -> PendingEntry:
+    return PendingEntry(
         actor=principal.actor,
         action="policy.check",
         subject=f"check:{check_id}",

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from safety.models.text_embedder import ModelUnavailable, TextEmbedder
-from safety.policy.features import NGRAM_FEATURES, build_features
+from safety.policy.features import NGRAM_FEATURES, linear_scores
 
 HEADS_FILE = Path(__file__).resolve().parent / "model" / "text_heads.npz"
 
@@ -90,9 +90,10 @@ class TextClassifier:
     def predict(self, texts: list[str]) -> list[dict[str, float]]:
         if not texts:
             return []
-        features = build_features(self.embedder.encode(texts), texts)
-        decision = features @ self.heads.weights + self.heads.bias
-        probs = platt(np.asarray(decision), self.heads.platt_a, self.heads.platt_b)
+        decision = linear_scores(
+            self.embedder.encode(texts), texts, self.heads.weights, self.heads.bias
+        )
+        probs = platt(decision, self.heads.platt_a, self.heads.platt_b)
         return [
             {name: float(p) for name, p in zip(self.heads.names, row, strict=True)} for row in probs
         ]

@@ -56,6 +56,8 @@ _SEPARATORS = re.compile(r"[\s.\-_*·,|/\\:;~'\"]+")
 _RUN3 = re.compile(r"([^\W\d_])\1{2,}")
 _RUN2 = re.compile(r"([^\W\d_])\1+")
 _SPACES = re.compile(r"\s+")
+# A handle: "@" then three or more word characters ("@ss" is leetspeak, "@user" a mention).
+_MENTION = re.compile(r"(?<![\w@])@\w{3,}")
 
 
 class InvalidText(ValueError):
@@ -70,8 +72,13 @@ class NormalizedText:
 
     @property
     def obfuscated(self) -> bool:
-        """True when deobfuscation changed more than the accents: worth a second classifier look."""
-        return _strip_accents(self.base) != self.folded
+        """True when deobfuscation changed more than the accents and @mentions: worth a second
+        classifier look. A mention ("@user") folds to "auser" like leetspeak would, but the
+        classifier reads it the same either way; the rules still see the folded form ("@ss")."""
+        if _strip_accents(self.base) == self.folded:
+            return False
+        without_mentions = _MENTION.sub(" ", self.base)
+        return _strip_accents(without_mentions) != fold(without_mentions)
 
 
 def _strip_accents(text: str) -> str:
@@ -100,6 +107,12 @@ def clean(text: str) -> str:
         raise InvalidText(f"text must be a string, not {type(text).__name__}")
     if len(text) > MAX_TEXT_CHARS:
         raise InvalidText(f"text longer than {MAX_TEXT_CHARS} characters")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:  # JSON's "\ud800" escapes decode to lone surrogates
+        raise InvalidText(
+            f"text is not valid Unicode: a lone surrogate code point at {exc.start}"
+        ) from exc
     text = _INVISIBLE.sub("", text)
     text = _CONTROL.sub(" ", text)
     text = unicodedata.normalize("NFKC", text).casefold()

@@ -31,6 +31,9 @@ def test_healthz(client: TestClient) -> None:
 def test_readyz_reports_each_part(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CAMEOGUARD_KAFKA_BOOTSTRAP", "127.0.0.1:1")
     from cameoguard.settings import reset_settings_cache
+    from safety.consent.models import get_models
+
+    get_models()  # loaded in the background at start; run first, the test would see "loading"
 
     reset_settings_cache()
     response = client.get("/readyz")

@@ -1,11 +1,17 @@
 from __future__ import annotations
 
+import time
+
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from cameoguard.audit.tables import AuditEntry
+from cameoguard.auth.cache import PrincipalCache, forget_all
+from cameoguard.auth.keys import Principal
 from cameoguard.auth.tables import ApiKey
-from cameoguard.db import session_scope
+from cameoguard.db import session_scope, utcnow
+from cameoguard.settings import reset_settings_cache
 from tests.conftest import auth, make_key
 
 
@@ -123,3 +129,38 @@ def test_key_actions_are_audited(client: TestClient, admin_key: str) -> None:
     revoke = next(e for e in entries if e["action"] == "key.revoke")
     assert revoke["reason"] == "left"
     assert revoke["actor"].startswith("key:")
+
+
+def _revoke_behind_the_services_back(key: str) -> None:
+    """What another replica or the CLI does: the row changes, this process is not told."""
+    key_id = key.split("_")[1]
+    with session_scope() as session:
+        row = session.get(ApiKey, key_id)
+        assert row is not None
+        row.revoked_at = utcnow()
+
+
+@pytest.mark.parametrize("ttl", [0.0, 0.5])
+def test_a_revocation_by_another_process_applies_within_the_cache_time(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch, ttl: float
+) -> None:
+    monkeypatch.setenv("CAMEOGUARD_AUTH_CACHE_SECONDS", str(ttl))
+    reset_settings_cache()
+    forget_all()
+    key = make_key("platform")
+    assert client.get("/v1/whoami", headers=auth(key)).status_code == 200
+    _revoke_behind_the_services_back(key)
+    if ttl:
+        assert client.get("/v1/whoami", headers=auth(key)).status_code == 200  # still trusted
+        time.sleep(ttl + 0.1)
+    assert client.get("/v1/whoami", headers=auth(key)).status_code == 401
+
+
+def test_the_cache_keeps_no_key_and_no_failure() -> None:
+    cache = PrincipalCache(ttl_seconds=2.0)
+    principal = Principal(key_id="0123abcd", name="n", scopes=frozenset({"platform"}))
+    cache.put("cg_0123abcd_secret", principal, now=100.0)
+    assert cache.get("cg_0123abcd_secret", now=101.9) == principal
+    assert cache.get("cg_0123abcd_secret", now=102.0) is None  # expired
+    assert cache.get("cg_0123abcd_other", now=100.0) is None
+    assert not any("secret" in slot for slot in cache._entries)  # only hashes are held

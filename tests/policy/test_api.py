@@ -128,6 +128,10 @@ def test_bad_bytes_and_huge_bodies_are_4xx_and_service_keeps_serving(
         headers=auth(platform_key),
     )
     assert wrong.status_code == 422
+    # Valid JSON, but "\ud800" decodes to a lone surrogate, which no encoder takes: 422, not 503.
+    for route, field in [("/v1/checks/prompt", "prompt"), ("/v1/moderations", "input")]:
+        surrogate = client.post(route, content=f'{{"{field}": "a \\ud800 b"}}', headers=headers)
+        assert surrogate.status_code == 422, surrogate.text
     fine = client.post(
         "/v1/checks/prompt", json={"prompt": "a sunny day"}, headers=auth(platform_key)
     )
@@ -181,3 +185,52 @@ def test_policy_info_and_reload(client: TestClient, tmp_path, monkeypatch) -> No
     assert engine.pack.ref == info["pack"]  # the running pack stays
     monkeypatch.setattr(engine.store, "path", original_path)
     assert client.post("/v1/admin/policy/reload", headers=auth(admin)).status_code == 200
+
+
+def test_a_model_call_that_never_returns_is_a_503(
+    client: TestClient, platform_key: str, monkeypatch
+) -> None:
+    """A stuck model worker must not hold checks forever, nor let them through."""
+    from concurrent.futures import Future
+
+    engine = engine_module.current_engine()
+    assert engine is not None
+
+    class Stuck:
+        def __call__(self, texts: list[str]) -> list[dict[str, float]]:
+            raise AssertionError("the async path must not call the model synchronously")
+
+        def submit(self, texts: list[str]) -> Future[list[dict[str, float]]]:
+            return Future()  # never completed
+
+    monkeypatch.setattr(engine_module, "MODEL_TIMEOUT_S", 0.3)
+    monkeypatch.setattr(engine, "predict", Stuck())
+    for path, body in (
+        ("/v1/checks/prompt", {"prompt": "a sunny day"}),
+        ("/v1/moderations", {"input": "a sunny day"}),
+    ):
+        response = client.post(path, json=body, headers=auth(platform_key))
+        assert response.status_code == 503, response.text
+        assert response.json()["error"]["code"] == "model_error"
+
+
+def test_an_audit_write_that_never_commits_fails_the_check(
+    client: TestClient, platform_key: str, monkeypatch
+) -> None:
+    """The answer waits for its audit entry; a stuck writer turns into a 503, never an answer
+    without its record."""
+    from concurrent.futures import Future
+
+    from safety.policy import api as policy_api
+
+    class StuckWriter:
+        def submit(self, entry: object) -> Future[int]:
+            return Future()  # never committed
+
+    monkeypatch.setattr(policy_api, "AUDIT_TIMEOUT_S", 0.3)
+    monkeypatch.setattr(policy_api, "appender", lambda: StuckWriter())
+    response = client.post(
+        "/v1/checks/prompt", json={"prompt": "a sunny day"}, headers=auth(platform_key)
+    )
+    assert response.status_code == 503, response.text
+    assert response.json()["error"]["code"] == "database_unavailable"

@@ -53,3 +53,20 @@ def test_non_strings_and_huge_texts_are_refused() -> None:
         normalize(42)  # type: ignore[arg-type]
     with pytest.raises(InvalidText):
         normalize("x" * 20_001)
+
+
+def test_a_mention_is_not_an_obfuscation_but_short_at_words_are() -> None:
+    """ "@user" folds to "auser" like leetspeak, but it is a handle: no second classifier pass.
+    "@ss" is leetspeak and still gets one; the rules see the folded form either way."""
+    mention = normalize("@user @someone_else what a lovely video")
+    assert not mention.obfuscated
+    assert mention.folded.startswith("auser")
+    assert normalize("what an @ss").obfuscated
+    assert normalize("@user what a k1ller").obfuscated
+
+
+def test_lone_surrogates_are_invalid_text() -> None:
+    """The CLI reads JSON lines whose "\\ud800" escapes decode to lone surrogates; the tokenizer
+    cannot encode them, so they are refused as bad input rather than failing the model."""
+    with pytest.raises(InvalidText, match="lone surrogate"):
+        normalize("a \ud800 b")

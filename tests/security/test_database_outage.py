@@ -114,6 +114,8 @@ def test_checks_fail_closed_while_postgres_is_down_and_recover(
         during = service.post("/v1/checks/prompt", json=body, headers=key)
         assert during.status_code == 503, during.text
         assert during.json()["error"]["code"] == "database_unavailable"
+        # The failed check made the service stop trusting cached keys: the moderation, which
+        # writes nothing, cannot have its key confirmed either.
         moderation = service.post("/v1/moderations", json={"input": "hello"}, headers=key)
         assert moderation.status_code == 503
     ready = service.get("/readyz")
