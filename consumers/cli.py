@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import signal
 import threading
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
+
+if TYPE_CHECKING:  # the runner imports the Kafka client; commands import it when they run
+    from consumers.runner import Handler
 
 worker_app = typer.Typer(help="Feed workers (run one per process).", no_args_is_help=True)
 err = Console(stderr=True)
@@ -56,15 +60,15 @@ BootstrapOpt = typer.Option(None, help="Kafka bootstrap servers (default: settin
 
 
 def _run_worker(
-    group: str, topic: str | list[str], handler, bootstrap: str | None, label: str
-) -> None:  # type: ignore[no-untyped-def]
+    group: str, topics: list[str], handler: Handler, bootstrap: str | None, label: str
+) -> None:
     from cameoguard.settings import get_settings
     from consumers.runner import Worker, WorkerConfig, describe
 
     settings = get_settings()
     config = WorkerConfig(
         group=group,
-        topics=[topic] if isinstance(topic, str) else topic,
+        topics=topics,
         bootstrap=bootstrap or settings.kafka_bootstrap,
         session_timeout_ms=settings.kafka_session_timeout_ms,
         topic_prefix=settings.kafka_topic_prefix,
@@ -83,12 +87,12 @@ def harassment(
 ) -> None:
     """Score captions of published items for harassment (consumer group `harassment`)."""
     from consumers.harassment import make_handler
-    from consumers.schemas import CONTENT_PUBLISHED
+    from consumers.schemas import GROUP_TOPICS
     from safety.policy.engine import get_engine
 
     _run_worker(
         group or "harassment",
-        CONTENT_PUBLISHED,
+        GROUP_TOPICS["harassment"],
         make_handler(get_engine()),
         bootstrap,
         "harassment worker",
@@ -104,12 +108,12 @@ def aggregator(
     cameo consent was revoked (consumer group `aggregator`)."""
     from consumers.aggregator import make_handler
     from consumers.feed_policy import load_feed_policy
-    from consumers.schemas import CONSENT_REVOKED, CONTENT_DECISIONS, CONTENT_SCORES
+    from consumers.schemas import GROUP_TOPICS
 
     policy = load_feed_policy()
     _run_worker(
         group or "aggregator",
-        [CONTENT_SCORES, CONSENT_REVOKED, CONTENT_DECISIONS],
+        GROUP_TOPICS["aggregator"],
         make_handler(policy),
         bootstrap,
         f"aggregator ({policy.ref})",
@@ -125,7 +129,7 @@ def minors(
     from cameoguard.settings import get_settings
     from consumers.feed_policy import load_feed_policy
     from consumers.minors import score_item
-    from consumers.schemas import CONTENT_PUBLISHED
+    from consumers.schemas import GROUP_TOPICS
     from consumers.scoring import scoring_handler
     from safety.consent.models import get_models
     from safety.policy.engine import get_engine
@@ -133,7 +137,7 @@ def minors(
     engine, models, policy = get_engine(), get_models(), load_feed_policy()
     margin = get_settings().minor_age_margin
     handler = scoring_handler(lambda item: score_item(item, engine, models, policy, margin))
-    _run_worker(group or "minors", CONTENT_PUBLISHED, handler, bootstrap, "minors worker")
+    _run_worker(group or "minors", GROUP_TOPICS["minors"], handler, bootstrap, "minors worker")
 
 
 @worker_app.command("deepfake")
@@ -143,10 +147,55 @@ def deepfake(
 ) -> None:
     """Score published items for deepfake risk (consumer group `deepfake`)."""
     from consumers.deepfake import score_item
-    from consumers.schemas import CONTENT_PUBLISHED
+    from consumers.schemas import GROUP_TOPICS
     from consumers.scoring import scoring_handler
     from safety.consent.models import get_models
 
     models = get_models()
     handler = scoring_handler(lambda item: score_item(item, models))
-    _run_worker(group or "deepfake", CONTENT_PUBLISHED, handler, bootstrap, "deepfake worker")
+    _run_worker(
+        group or "deepfake", GROUP_TOPICS["deepfake"], handler, bootstrap, "deepfake worker"
+    )
+
+
+@worker_app.command("lag")
+def lag(
+    group: list[str] = typer.Option(
+        None, "--group", help="Consumer group(s) (default: every worker's own group)"
+    ),
+    bootstrap: str = BootstrapOpt,
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per partition"),
+) -> None:
+    """How far each consumer group is behind, from the broker: the high watermark minus the
+    group's committed offset, per partition."""
+    import json
+
+    from kafka.errors import KafkaError
+
+    from cameoguard.settings import get_settings
+    from consumers.lag import group_lag, total_lag
+    from consumers.schemas import CONTENT_PUBLISHED, GROUP_TOPICS
+
+    settings = get_settings()
+    servers = bootstrap or settings.kafka_bootstrap
+    for name in group or list(GROUP_TOPICS):
+        read = GROUP_TOPICS.get(name, [CONTENT_PUBLISHED])
+        topics = [settings.kafka_topic_prefix + t for t in read]
+        try:
+            partitions = group_lag(servers, name, topics)
+        except (KafkaError, TimeoutError) as exc:
+            err.print(f"[red]error:[/red] {name}: cannot read lag from {servers}: {exc}")
+            raise typer.Exit(1) from exc
+        if as_json:
+            for p in partitions:
+                record = {
+                    "group": name,
+                    "topic": p.topic,
+                    "partition": p.partition,
+                    "committed": p.committed,
+                    "high_watermark": p.high_watermark,
+                    "lag": p.lag,
+                }
+                typer.echo(json.dumps(record))
+        else:
+            typer.echo(f"{name}: {total_lag(partitions)} behind over {len(partitions)} partitions")

@@ -14,6 +14,13 @@ CONTENT_SCORES = "content.scores"
 CONTENT_DECISIONS = "content.decisions"
 CONSENT_REVOKED = "consent.revoked"
 TOPICS = (CONTENT_PUBLISHED, CONTENT_SCORES, CONTENT_DECISIONS, CONSENT_REVOKED)
+# The feed's consumer groups (each worker's default group) and the topics each one reads.
+GROUP_TOPICS: dict[str, list[str]] = {
+    "harassment": [CONTENT_PUBLISHED],
+    "minors": [CONTENT_PUBLISHED],
+    "deepfake": [CONTENT_PUBLISHED],
+    "aggregator": [CONTENT_SCORES, CONSENT_REVOKED, CONTENT_DECISIONS],
+}
 
 
 def dead_letter_topic(group: str) -> str:

@@ -1,7 +1,8 @@
 """The broker is stopped and restarted with an empty log (the embedded broker keeps topics in
 memory): events it held but nobody had consumed yet are not lost. The relay notices the offsets
 going backwards through its heartbeat, re-publishes the recent outbox, and the worker, whose
-committed offsets went with the broker, scores every item exactly once."""
+committed offsets went with the broker, scores every item exactly once; its lag, read from the
+broker, goes back to zero."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from sqlalchemy import func, select
 from cameoguard.db import session_scope
 from cameoguard.events import emit
 from consumers.harassment import make_handler
+from consumers.lag import group_lag, total_lag
 from consumers.relay import OutboxRelay, make_producer
 from consumers.runner import Worker, WorkerConfig
 from consumers.schemas import CONTENT_PUBLISHED
@@ -129,6 +131,11 @@ def test_a_broker_restart_loses_nothing_and_applies_nothing_twice(
         make_handler(get_engine()),
     )  # fmt: skip
     worker_thread = threading.Thread(target=worker.run, daemon=True)
+
+    def lag() -> int:
+        """As the broker reports it: high watermark minus the group's committed offsets."""
+        return total_lag(group_lag(broker.bootstrap, worker.config.group, [CONTENT_PUBLISHED]))
+
     try:
         publish(held)
         assert _wait(lambda: relay.published >= len(held), 60)
@@ -136,9 +143,12 @@ def test_a_broker_restart_loses_nothing_and_applies_nothing_twice(
         broker.stop()
         broker.start()  # empty: the held events are gone from the broker
         assert _wait(lambda: relay.replays >= 1, 60), "the relay did not notice the lost log"
+        # The group's offsets went with the broker: it is behind by every replayed event.
+        assert _wait(lambda: lag() >= len(held), 60), lag()
         worker_thread.start()
         publish(later)
         assert _wait(lambda: _scored(held + later)[0] == len(held + later), 120)
+        assert _wait(lambda: lag() == 0, 60), "the consumer lag did not recover"
         time.sleep(2)  # anything double-applied would show up now
     finally:
         stop.set()
