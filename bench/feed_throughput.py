@@ -24,6 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench._feed_clips import feed_clips
 from bench._machine import describe
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -136,32 +137,9 @@ def main() -> int:
         check=True,
     )  # fmt: skip
     try:
-        from cameoguard.migrate import upgrade
-        from cameoguard.settings import get_settings
-        from provenance.keys import create_dev_chain
-        from provenance.records import GenerationFacts
-        from provenance.service import mark_and_sign
-        from tests.consent.conftest import FACES
-        from tests.media_factory import make_clip, make_selfie
-
-        upgrade(get_settings().effective_database_url)
-        create_dev_chain(home / "signing")
-        media = get_settings().effective_media_dir
-        media.mkdir(parents=True, exist_ok=True)
-        clips = []
         # The app's feed: most items are our generator's output (marked and signed); one in
         # five is an upload of real footage with a face and no manifest.
-        for i in range(4):
-            source = make_clip(home / f"source{i}.mp4", 10.0, 640, 360, seed=50 + i)
-            facts = GenerationFacts(
-                generation_id=f"gen_bench{i}", creator_id="bench", cameo_ids=[],
-                policy_pack="bench", decision="allow", generator="bench",
-            )  # fmt: skip
-            mark_and_sign(source, media / f"clip{i}.mp4", facts, actor="bench")
-            clips.append(f"clip{i}.mp4")
-        make_selfie(media / "face.mp4", [FACES / "obama.jpg"], "hello from the lake",
-                    size=(640, 360), seconds=10)  # fmt: skip
-        clips.append("face.mp4")
+        clips = feed_clips(home, signed=4, seed=50)
         print(f"machine: {describe()}")
         results = {}
         for instances in configs:

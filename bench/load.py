@@ -1,7 +1,9 @@
 """Load: the real service (`cameoguard serve`, SQLite), the local broker and every feed worker
 run as their own processes; this process drives the check API and the feed at a steady rate at
 once, and reports check latency (p50/p99), errors, publish->decision latency and consumer lag
-(items published through the API and not yet decided), sampled every 5 s.
+(items published through the API and not yet decided, and messages the consumer groups have not
+committed as the broker reports it), sampled every 5 s. The checks come from an open-loop
+asyncio client (bench._http), so the load generator takes little CPU from the service.
 
 python bench/load.py [--quick] [--seconds 300] [--check-rate 30] [--feed-rate 0.5]
 """
@@ -23,12 +25,17 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+from kafka.errors import KafkaError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench._feed_clips import feed_clips
+from bench._http import OpenLoopResult, build_post, open_loop
 from bench._machine import describe
 from bench.feed_throughput import CAPTIONS
 from bench.moderation_latency import free_port, make_key, start_server
+from consumers.lag import group_lag, total_lag
+from consumers.schemas import GROUP_TOPICS
 
 ROOT = Path(__file__).resolve().parents[1]
 PROMPTS = [
@@ -41,32 +48,9 @@ PROMPTS = [
 ]
 
 
-def _clips(home: Path) -> list[str]:
-    """Two of our generator's signed outputs and an unsigned upload with a face."""
-    from cameoguard import media_store
-    from cameoguard.migrate import upgrade
-    from cameoguard.settings import get_settings
-    from provenance.keys import load_signing_material
-    from provenance.records import GenerationFacts
-    from provenance.service import mark_and_sign
-    from tests.consent.conftest import FACES
-    from tests.media_factory import make_clip, make_selfie
-
-    upgrade(get_settings().effective_database_url)
-    load_signing_material()
-    locations = []
-    for i in range(2):
-        source = make_clip(home / f"source{i}.mp4", 10.0, 640, 360, seed=70 + i)
-        facts = GenerationFacts(
-            generation_id=f"gen_load{i}", creator_id="load", cameo_ids=[],
-            policy_pack="load", decision="allow", generator="load",
-        )  # fmt: skip
-        mark_and_sign(source, home / f"signed{i}.mp4", facts, actor="load")
-        locations.append(media_store.put(home / f"signed{i}.mp4"))
-    face = make_selfie(home / "face.mp4", [FACES / "obama.jpg"], "hello from the lake",
-                       size=(640, 360), seconds=10)  # fmt: skip
-    locations.append(media_store.put(face))
-    return locations
+def _broker_lag(bootstrap: str) -> int:
+    """Messages the feed's consumer groups have not committed yet, as the broker reports it."""
+    return sum(total_lag(group_lag(bootstrap, g, topics)) for g, topics in GROUP_TOPICS.items())
 
 
 def _decided(item_ids: list[str]) -> dict[str, float]:
@@ -108,7 +92,7 @@ def main() -> int:
                     str(home / "broker")], check=True, capture_output=True)  # fmt: skip
     procs: list[subprocess.Popen[bytes]] = []
     try:
-        clips = _clips(home)
+        clips = feed_clips(home, signed=2, seed=70)
         server = start_server(home, port, None)
         procs.append(server)
         key = make_key(home, None)
@@ -123,30 +107,33 @@ def main() -> int:
             base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=30,
             limits=httpx.Limits(max_connections=64),
         )  # fmt: skip
-        latencies: list[float] = []
         errors = {"checks": 0, "publish": 0}
         published: dict[str, float] = {}
         lag_samples: list[int] = []
+        broker_lag_samples: list[int] = []
         lock = threading.Lock()
-        start = time.perf_counter() + 0.5
         wall_start = time.time() + 0.5
         run = uuid.uuid4().hex[:6]
 
-        def check(i: int) -> None:
-            due = start + i / args.check_rate
-            time.sleep(max(0.0, due - time.perf_counter()))
-            try:
-                r = client.post(
-                    "/v1/checks/prompt",
-                    json={"prompt": PROMPTS[i % len(PROMPTS)],
-                          "requester": {"id": f"u{i % 50}", "age_group": "adult"}},
-                )  # fmt: skip
-                ok = r.status_code == 200
-            except httpx.HTTPError:
-                ok = False
-            with lock:
-                latencies.append((time.perf_counter() - due) * 1000)
-                errors["checks"] += not ok
+        check_url = f"{base}/v1/checks/prompt"
+        check_bodies = [
+            build_post(
+                check_url,
+                {
+                    "prompt": PROMPTS[i % len(PROMPTS)],
+                    "requester": {"id": f"u{i % 50}", "age_group": "adult"},
+                },
+                {"Authorization": f"Bearer {key}"},
+            )
+            for i in range(len(PROMPTS) * 50)
+        ]
+        check_result: list[OpenLoopResult] = []
+
+        def checks_open_loop() -> None:
+            check_result.append(
+                open_loop(check_url, lambda i: check_bodies[i % len(check_bodies)],
+                          args.check_rate, seconds)
+            )  # fmt: skip
 
         def publish(n: int) -> None:
             due = wall_start + n / args.feed_rate
@@ -175,17 +162,21 @@ def main() -> int:
                 with lock:
                     ids = list(published)
                 lag_samples.append(len(ids) - len(_decided(ids)))
+                try:
+                    broker_lag_samples.append(_broker_lag(bootstrap))
+                except (KafkaError, TimeoutError):
+                    broker_lag_samples.append(-1)  # the broker did not answer in time
 
         sampler = threading.Thread(target=sample_lag, daemon=True)
         sampler.start()
-        checks = int(args.check_rate * seconds)
         items = int(args.feed_rate * seconds)
         random.seed(0)
-        with ThreadPoolExecutor(max_workers=48) as pool:
-            futures = [pool.submit(check, i) for i in range(checks)]
-            futures += [pool.submit(publish, n) for n in range(items)]
-            for future in futures:
+        checker = threading.Thread(target=checks_open_loop)
+        checker.start()
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            for future in [pool.submit(publish, n) for n in range(items)]:
                 future.result()
+        checker.join()
         deadline = time.time() + 90
         decided = _decided(list(published))
         while len(decided) < len(published) and time.time() < deadline:
@@ -193,6 +184,7 @@ def main() -> int:
             decided = _decided(list(published))
         stop.set()
         final_lag = len(published) - len(decided)
+        final_broker_lag = _broker_lag(bootstrap)
         client.close()
     finally:
         for proc in procs:
@@ -204,7 +196,9 @@ def main() -> int:
                 proc.kill()
         subprocess.run([*broker, "stop", "--state-dir", str(home / "broker")], check=False,
                        capture_output=True)  # fmt: skip
-    lat = np.array(latencies)
+    checked = check_result[0]
+    lat = checked.latencies_ms
+    errors["checks"] = checked.errors
     feed = np.array([decided[i] - published[i] for i in decided]) if decided else np.array([0.0])
     print(f"machine: {describe()}")
     print(f"load for {seconds:.0f} s: {args.check_rate:g} prompt checks/s and "
@@ -214,8 +208,10 @@ def main() -> int:
     print(f"feed: published={len(published)} decided={len(decided)} publish errors="
           f"{errors['publish']} publish->decision p50={np.percentile(feed, 50):.1f} s "
           f"p99={np.percentile(feed, 99):.1f} s")  # fmt: skip
-    print(f"consumer lag (items not yet decided, every 5 s): max={max(lag_samples, default=0)} "
+    print(f"feed lag (items not yet decided, every 5 s): max={max(lag_samples, default=0)} "
           f"final={final_lag}")  # fmt: skip
+    print(f"consumer lag from the broker (messages behind, all groups, every 5 s): "
+          f"max={max(broker_lag_samples, default=0)} final={final_broker_lag}")  # fmt: skip
     total_errors = errors["checks"] + errors["publish"] + final_lag
     print(f"headline: checks p99 {np.percentile(lat, 99):.1f} ms, feed p99 "
           f"{np.percentile(feed, 99):.1f} s, errors {total_errors}, "

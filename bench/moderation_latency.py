@@ -21,14 +21,13 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
-import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench._http import build_post, open_loop
 from bench._machine import describe
 from safety.policy.training_data import load_split
 
@@ -91,52 +90,21 @@ def make_key(home: Path, database_url: str | None) -> str:
 
 
 def steady(url: str, key: str, prompts: list[str], rate: float, seconds: float) -> dict[str, float]:
-    """Open loop: request i is due at start + i/rate, whatever happened before."""
-    total = int(rate * seconds)
-    latencies: list[float] = []
-    errors = 0
-    lock = threading.Lock()
-    client = httpx.Client(
-        headers={"Authorization": f"Bearer {key}"},
-        timeout=30,
-        limits=httpx.Limits(max_connections=64),
-    )
-    start = time.perf_counter() + 0.2
-
-    def one(i: int) -> None:
-        nonlocal errors
-        due = start + i / rate
-        delay = due - time.perf_counter()
-        if delay > 0:
-            time.sleep(delay)
-        try:
-            r = client.post(
-                url,
-                json={
-                    "prompt": prompts[i % len(prompts)],
-                    "requester": {"id": f"u{i % 50}", "age_group": "adult"},
-                },
-            )
-            ok = r.status_code == 200
-        except httpx.HTTPError:
-            ok = False
-        done = time.perf_counter()
-        with lock:
-            latencies.append(done - due)
-            if not ok:
-                errors += 1
-
-    with ThreadPoolExecutor(max_workers=64) as pool:
-        list(pool.map(one, range(total)))
-    client.close()
-    arr = np.array(latencies) * 1000
-    return {
-        "n": total,
-        "p50": float(np.percentile(arr, 50)),
-        "p99": float(np.percentile(arr, 99)),
-        "max": float(arr.max()),
-        "errors": errors,
-    }
+    """Open loop (`bench._http`): request i is due at start + i/rate, whatever happened before,
+    and its latency counts from then."""
+    headers = {"Authorization": f"Bearer {key}"}
+    bodies = [
+        build_post(
+            url,
+            {
+                "prompt": prompts[i % len(prompts)],
+                "requester": {"id": f"u{i % 50}", "age_group": "adult"},
+            },
+            headers,
+        )
+        for i in range(len(prompts))
+    ]
+    return open_loop(url, lambda i: bodies[i % len(bodies)], rate, seconds).summary()
 
 
 def _closed_loop(
