@@ -97,6 +97,16 @@ _sqlite_write_lock = threading.Lock()
 
 
 @contextmanager
+def write_lock(engine: Engine) -> Iterator[None]:
+    """Held around a write transaction: the in-process SQLite writer queue; nothing elsewhere."""
+    if engine.dialect.name != "sqlite":
+        yield
+        return
+    with _sqlite_write_lock:
+        yield
+
+
+@contextmanager
 def session_scope(write: bool = False) -> Iterator[Session]:
     """A session in one transaction: committed on success, rolled back on any error.
 

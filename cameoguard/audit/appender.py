@@ -18,12 +18,12 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, update
+from sqlalchemy.exc import DBAPIError
 
 from cameoguard.audit.log import canonical_json, entry_hash, timestamp
 from cameoguard.audit.tables import AuditEntry, AuditHead
 from cameoguard.crypto import derive_key
-from cameoguard.db import session_scope
+from cameoguard.db import get_engine, write_lock
 
 log = logging.getLogger("cameoguard.audit")
 
@@ -74,42 +74,91 @@ class AuditAppender:
                 future.set_result(seq)
 
 
-def write_batch(entries: list[PendingEntry]) -> list[int]:
-    """Appends the entries in order in one transaction; returns their sequence numbers."""
-    key = derive_key("audit-chain")
-    head_table = AuditHead.__table__
-    with session_scope(write=True) as session:
-        connection = session.connection()  # Core statements: no ORM bookkeeping per entry
-        head = connection.execute(
-            update(head_table)
-            .where(head_table.c.id == 1)
-            .values(seq=head_table.c.seq + len(entries))
-            .returning(head_table.c.seq, head_table.c.last_hash)
-        ).one_or_none()
-        if head is None:
-            raise RuntimeError("audit_head row missing: run `cameoguard db upgrade`")
-        last_seq, prev_hash = head
-        first = last_seq - len(entries) + 1
-        at = timestamp()
-        rows = []
-        for offset, entry in enumerate(entries):
-            fields = {
-                "seq": first + offset,
-                "at": at,
-                "actor": entry.actor,
-                "action": entry.action,
-                "subject": entry.subject,
-                "reason": entry.reason,
-                "details": canonical_json(entry.details),
-            }
-            digest = entry_hash(key, prev_hash, fields)
-            rows.append({**fields, "prev_hash": prev_hash, "hash": digest})
-            prev_hash = digest
-        connection.execute(insert(AuditEntry.__table__), rows)
-        connection.execute(
-            update(head_table).where(head_table.c.id == 1).values(last_hash=prev_hash)
+_COLUMNS = ("seq", "at", "actor", "action", "subject", "reason", "details", "prev_hash", "hash")
+
+
+@dataclass(frozen=True)
+class _Statements:
+    """The three statements of an append, in the driver's own parameter style."""
+
+    take: str  # reserve n sequence numbers, returning the new head
+    insert: str
+    close: str  # the head's new last hash
+
+    @classmethod
+    def for_dialect(cls, dialect: str) -> _Statements:
+        mark = (lambda n: f":{n}") if dialect == "sqlite" else (lambda n: f"%({n})s")
+        head, log_table = AuditHead.__tablename__, AuditEntry.__tablename__
+        return cls(
+            take=f"UPDATE {head} SET seq = seq + {mark('n')} WHERE id = 1 RETURNING seq, last_hash",
+            insert=(
+                f"INSERT INTO {log_table} ({', '.join(_COLUMNS)}) "
+                f"VALUES ({', '.join(mark(c) for c in _COLUMNS)})"
+            ),
+            close=f"UPDATE {head} SET last_hash = {mark('h')} WHERE id = 1",
         )
+
+
+def write_batch(entries: list[PendingEntry]) -> list[int]:
+    """Appends the entries in order in one transaction; returns their sequence numbers.
+
+    Runs on the pooled driver connection with three fixed statements: this path carries every
+    prompt check, and SQLAlchemy's per-statement work cost several times the database's own
+    (0.7 ms against 0.1 ms per append on SQLite). Driver errors are raised as SQLAlchemy's, so
+    callers see the same exceptions as from a session."""
+    engine = get_engine()
+    dialect = engine.dialect
+    statements = _Statements.for_dialect(dialect.name)
+    key = derive_key("audit-chain")
+    dbapi_error: type[Exception] = dialect.loaded_dbapi.Error
+    with write_lock(engine):
+        try:
+            connection = engine.raw_connection()
+        except dbapi_error as exc:  # the pool raises the driver's own error
+            raise DBAPIError.instance(None, None, exc, dbapi_error, dialect=dialect) from exc
+        try:
+            cursor = connection.cursor()
+            if dialect.name == "sqlite":
+                cursor.execute("BEGIN IMMEDIATE")
+            cursor.execute(statements.take, {"n": len(entries)})
+            head = cursor.fetchone()
+            if head is None:
+                raise RuntimeError("audit_head row missing: run `cameoguard db upgrade`")
+            last_seq, prev_hash = head
+            first = last_seq - len(entries) + 1
+            at = timestamp()
+            rows = []
+            for offset, entry in enumerate(entries):
+                fields = {
+                    "seq": first + offset,
+                    "at": at,
+                    "actor": entry.actor,
+                    "action": entry.action,
+                    "subject": entry.subject,
+                    "reason": entry.reason,
+                    "details": canonical_json(entry.details),
+                }
+                digest = entry_hash(key, prev_hash, fields)
+                rows.append({**fields, "prev_hash": prev_hash, "hash": digest})
+                prev_hash = digest
+            cursor.executemany(statements.insert, rows)
+            cursor.execute(statements.close, {"h": prev_hash})
+            connection.commit()
+        except BaseException as exc:
+            _rollback(connection)
+            if isinstance(exc, dbapi_error):
+                raise DBAPIError.instance(None, None, exc, dbapi_error, dialect=dialect) from exc
+            raise
+        finally:
+            connection.close()  # back to the pool
     return [row["seq"] for row in rows]
+
+
+def _rollback(connection: Any) -> None:
+    try:
+        connection.rollback()
+    except Exception:  # a lost connection: the pool replaces it (pre-ping / invalidation)
+        connection.invalidate()
 
 
 _appender: AuditAppender | None = None

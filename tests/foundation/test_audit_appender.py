@@ -5,7 +5,8 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, text
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from cameoguard.audit.appender import AuditAppender, PendingEntry, write_batch
 from cameoguard.audit.log import record, verify_chain
@@ -70,3 +71,20 @@ def test_the_writer_survives_a_failed_batch(database: str) -> None:
     with session_scope() as session:
         session.add(AuditHead(id=1, seq=seq, last_hash=last_hash))
     assert appender.append(entry(1)) == 1
+
+
+def test_a_driver_error_surfaces_as_sqlalchemys_and_writes_nothing(database: str) -> None:
+    # The appender runs on the driver connection; its callers map SQLAlchemy's errors to 503s.
+    with session_scope() as session:
+        session.execute(text("ALTER TABLE audit_log RENAME TO audit_log_moved"))
+    try:
+        with pytest.raises(ProgrammingError if "postgresql" in database else OperationalError):
+            write_batch([entry(0)])
+    finally:
+        with session_scope() as session:
+            session.execute(text("ALTER TABLE audit_log_moved RENAME TO audit_log"))
+    with session_scope() as session:  # the head's reservation was rolled back with the insert
+        head = session.get(AuditHead, 1)
+        assert head is not None and head.seq == 0
+        assert verify_chain(session).ok
+    assert write_batch([entry(1)]) == [1]
