@@ -8,6 +8,9 @@ the weights, about 23 MB). The int8 graph runs about twice as fast as the float 
 its embeddings differ a little (cosine ~0.97 to the float ones), so the classifier heads are
 trained on the int8 embeddings and record the precision they expect. Inputs are truncated to
 MAX_TOKENS word pieces (the n-gram features still read the whole text).
+The graph may keep only the first `layers` of the model's six transformer layers: the mean-pooled
+output of a shallower stack is still a sentence embedding, coarser but several times cheaper, and
+the heads are trained on whatever depth they record (see the heads' metadata).
 A missing package, file or export failure raises ModelUnavailable.
 """
 
@@ -24,6 +27,8 @@ MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 DIM = 384
 MAX_TOKENS = 64
 PRECISION = "int8"  # what the shipped heads were trained on (see the heads' metadata)
+MODEL_LAYERS = 6  # all-MiniLM-L6-v2's transformer layers
+LAYERS = 4  # the depth `cameoguard policy train` uses by default (the heads record theirs)
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -59,9 +64,13 @@ def _weights_digest(model_dir: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def export_onnx(model_dir: Path, cache_dir: Path) -> Path:
-    """The ONNX graph of the packaged weights, exported once into `cache_dir` (atomic rename)."""
-    target = cache_dir / f"minilm-l6-v2-{_weights_digest(model_dir)}.onnx"
+def export_onnx(model_dir: Path, cache_dir: Path, layers: int = MODEL_LAYERS) -> Path:
+    """The ONNX graph of the packaged weights (the embeddings and the first `layers` transformer
+    layers), exported once into `cache_dir` (atomic rename)."""
+    if not 1 <= layers <= MODEL_LAYERS:
+        raise ModelUnavailable(f"the text model has 1 to {MODEL_LAYERS} layers, not {layers}")
+    depth = "" if layers == MODEL_LAYERS else f"-l{layers}"
+    target = cache_dir / f"minilm-l6-v2-{_weights_digest(model_dir)}{depth}.onnx"
     if target.is_file():
         return target
     import torch
@@ -70,6 +79,8 @@ def export_onnx(model_dir: Path, cache_dir: Path) -> Path:
     cache_dir.mkdir(parents=True, exist_ok=True)
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
     model = AutoModel.from_pretrained(str(model_dir), local_files_only=True).eval()
+    model.encoder.layer = model.encoder.layer[:layers]
+    model.config.num_hidden_layers = layers
 
     class _LastHidden(torch.nn.Module):
         def __init__(self) -> None:
@@ -136,10 +147,12 @@ class TextEmbedder:
         threads: int | None = None,
         cache_dir: Path | None = None,
         precision: str = PRECISION,
+        layers: int = MODEL_LAYERS,
     ) -> None:
         if precision not in ("int8", "fp32"):
             raise ModelUnavailable(f"unknown text model precision {precision!r} (int8, fp32)")
         self.precision = precision
+        self.layers = layers
         directory = model_dir or packaged_model_dir()
         try:
             import onnxruntime as ort
@@ -147,7 +160,7 @@ class TextEmbedder:
 
             tokenizer = AutoTokenizer.from_pretrained(str(directory), local_files_only=True)
             self._tokenizer = _fixed_tokenizer(tokenizer)
-            onnx_path = export_onnx(directory, cache_dir or default_cache_dir())
+            onnx_path = export_onnx(directory, cache_dir or default_cache_dir(), layers)
             if precision == "int8":
                 onnx_path = quantize_onnx(onnx_path)
             options = ort.SessionOptions()

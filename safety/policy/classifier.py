@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from safety.models.text_embedder import ModelUnavailable, TextEmbedder
+from safety.models.text_embedder import MODEL_LAYERS, ModelUnavailable, TextEmbedder
 from safety.policy.features import NGRAM_FEATURES, linear_scores
 
 HEADS_FILE = Path(__file__).resolve().parent / "model" / "text_heads.npz"
@@ -81,7 +81,8 @@ class TextClassifier:
     def load(cls, threads: int | None = None) -> TextClassifier:
         heads = Heads.load()
         precision = heads.meta.get("embedding_precision", "fp32")
-        return cls(TextEmbedder(threads=threads, precision=precision), heads)
+        layers = int(heads.meta.get("embedding_layers", MODEL_LAYERS))
+        return cls(TextEmbedder(threads=threads, precision=precision, layers=layers), heads)
 
     @property
     def version(self) -> str:

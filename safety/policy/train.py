@@ -24,7 +24,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score
 from sklearn.model_selection import StratifiedKFold
 
-from safety.models.text_embedder import MAX_TOKENS, MODEL_NAME, TextEmbedder
+from safety.models.text_embedder import LAYERS, MAX_TOKENS, MODEL_LAYERS, MODEL_NAME, TextEmbedder
 from safety.policy.classifier import HEADS_FILE, Heads
 from safety.policy.features import NGRAM_FEATURES, build_features
 from safety.policy.normalize import clean
@@ -65,11 +65,11 @@ def _data_digest(examples: list[Example]) -> str:
     return digest.hexdigest()[:16]
 
 
-def train(datasets_dir: Path, out: Path) -> Heads:
+def train(datasets_dir: Path, out: Path, layers: int = LAYERS) -> Heads:
     started = time.time()
     train_set = load_split("train", datasets_dir)
     calib_set = load_split("calibration", datasets_dir)
-    embedder = TextEmbedder()
+    embedder = TextEmbedder(layers=layers)
     texts_train = [clean(e.text) for e in train_set]
     texts_calib = [clean(e.text) for e in calib_set]
     with Progress(transient=False) as progress:
@@ -125,10 +125,14 @@ def train(datasets_dir: Path, out: Path) -> Heads:
             }
             progress.advance(task)
     all_examples = train_set + calib_set
+    depth = "" if layers == MODEL_LAYERS else f"-l{layers}"
     meta = {
-        "version": f"text-heads-{_data_digest(all_examples)}-{embedder.precision}-t{MAX_TOKENS}",
+        "version": (
+            f"text-heads-{_data_digest(all_examples)}-{embedder.precision}-t{MAX_TOKENS}{depth}"
+        ),
         "embedding_model": MODEL_NAME,
         "embedding_precision": embedder.precision,
+        "embedding_layers": layers,
         "max_tokens": MAX_TOKENS,
         "features": f"embedding(384) + char_wb 2-4 gram hashing ({NGRAM_FEATURES})",
         "heads": report,
@@ -146,8 +150,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", type=Path, default=DATASETS_DIR)
     parser.add_argument("--out", type=Path, default=HEADS_FILE)
+    parser.add_argument(
+        "--layers",
+        type=int,
+        default=LAYERS,
+        help=f"transformer layers of the text model to keep (1-{MODEL_LAYERS})",
+    )
     args = parser.parse_args(argv)
-    heads = train(args.datasets, args.out)
+    heads = train(args.datasets, args.out, args.layers)
     print(f"wrote {args.out} ({args.out.stat().st_size // 1024} KiB), version {heads.version}")
     return 0
 

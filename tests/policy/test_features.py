@@ -56,3 +56,37 @@ def test_the_shared_tokenizer_encodes_as_the_transformers_one() -> None:
         ]:
             got = np.array([getattr(e, attribute) for e in encodings])
             np.testing.assert_array_equal(got, expected[name])
+
+
+def test_a_shallow_graph_embeds_as_the_first_layers_of_the_model() -> None:
+    """The heads read the first LAYERS transformer layers: the exported graph must give the
+    mean-pooled output of exactly those layers of the packaged model."""
+    import pytest
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    from safety.models.text_embedder import (
+        LAYERS,
+        MAX_TOKENS,
+        ModelUnavailable,
+        TextEmbedder,
+        packaged_model_dir,
+    )
+
+    assert Heads.load().meta["embedding_layers"] == LAYERS
+    with pytest.raises(ModelUnavailable, match="1 to 6 layers"):
+        TextEmbedder(layers=7)
+    texts = [e.text for e in load_split("test")[:40]] + ["a cat playing piano", "ça va"]
+    got = TextEmbedder(precision="fp32", layers=LAYERS).encode(texts)
+    directory = str(packaged_model_dir())
+    tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
+    model = AutoModel.from_pretrained(directory, local_files_only=True).eval()
+    batch = tokenizer(
+        texts, padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="pt"
+    )
+    with torch.inference_mode():
+        hidden = model(**batch, output_hidden_states=True).hidden_states[LAYERS]
+    mask = batch["attention_mask"][..., None].float()
+    pooled = (hidden * mask).sum(1) / mask.sum(1)
+    expected = torch.nn.functional.normalize(pooled, dim=1).numpy()
+    np.testing.assert_allclose(got, expected, atol=2e-4)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from safety.models.text_embedder import MAX_TOKENS, PRECISION
+from safety.models.text_embedder import LAYERS, MAX_TOKENS, MODEL_LAYERS, PRECISION
 from safety.policy.classifier import Heads
 from safety.policy.train import _data_digest, train
 from safety.policy.training_data import DATASETS_DIR, HEADS, iter_examples, load_split
@@ -23,9 +23,11 @@ def examples():
 def test_committed_heads_were_trained_on_this_data(examples) -> None:
     heads = Heads.load()
     train_and_calibration = [e for e in examples if e.split != "test"]
-    expected = f"text-heads-{_data_digest(train_and_calibration)}-{PRECISION}-t{MAX_TOKENS}"
+    depth = "" if LAYERS == MODEL_LAYERS else f"-l{LAYERS}"
+    expected = f"text-heads-{_data_digest(train_and_calibration)}-{PRECISION}-t{MAX_TOKENS}{depth}"
     assert heads.version == expected
     assert heads.meta["embedding_precision"] == PRECISION
+    assert heads.meta["embedding_layers"] == LAYERS
     assert heads.names == HEADS
     assert heads.meta["train_examples"] == sum(e.split == "train" for e in examples)
 
