@@ -139,8 +139,13 @@ def validate(path: Path = typer.Argument(None, help="Pack file (default: the act
 @policy_app.command("train")
 def train_cmd(
     datasets: Path = typer.Option(None, help="Folder of the labelled datasets"),
+    layers: int = typer.Option(
+        None, help="Transformer layers of the text model to keep, 1-6 (default: the shipped depth)"
+    ),
 ) -> None:
     """Retrain the classifier heads from the public datasets (a few minutes on 2 cores)."""
+    from safety.models.text_embedder import LAYERS
     from safety.policy.train import DATASETS_DIR, main
 
-    raise typer.Exit(main(["--datasets", str(datasets or DATASETS_DIR)]))
+    argv = ["--datasets", str(datasets or DATASETS_DIR), "--layers", str(layers or LAYERS)]
+    raise typer.Exit(main(argv))
