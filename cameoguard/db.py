@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 
 from sqlalchemy import MetaData, create_engine, event, text
@@ -114,22 +114,18 @@ def session_scope(write: bool = False) -> Iterator[Session]:
     starts with BEGIN IMMEDIATE; on PostgreSQL it changes nothing."""
     engine = get_engine()
     assert _sessionmaker is not None
-    serialise = write and engine.dialect.name == "sqlite"
-    if serialise:
-        _sqlite_write_lock.acquire()
-    session = _sessionmaker()
-    try:
-        if serialise:
-            session.execute(text("BEGIN IMMEDIATE"))
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
-        if serialise:
-            _sqlite_write_lock.release()
+    with write_lock(engine) if write else nullcontext():
+        session = _sessionmaker()
+        try:
+            if write and engine.dialect.name == "sqlite":
+                session.execute(text("BEGIN IMMEDIATE"))
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
 
 
 def ping() -> None:

@@ -1,6 +1,11 @@
 """The face, age and voice models in the service: loaded once in the background at start,
 reported to /readyz, and required by every check that needs them (a model that is not loaded
-makes the check a 503, never an `allow`)."""
+makes the check a 503, never an `allow`).
+
+Also the sentence embedder that compares prompts with cameo owners' restrictions: the full
+six-layer MiniLM, whose similarities the restriction thresholds were set on (the policy
+classifier reads a shallower cut of the same model, trained for its heads, which is a coarser
+measure of similarity)."""
 
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ from cameoguard.health import register_model_check
 from cameoguard.settings import get_settings
 from safety.models.age import AgeEstimator
 from safety.models.face import DlibFaceBackend, FaceBackend, InsightFaceBackend
-from safety.models.text_embedder import ModelUnavailable
+from safety.models.text_embedder import MODEL_LAYERS, ModelUnavailable, TextEmbedder
 from safety.models.voice import VoiceEmbedder
 
 log = logging.getLogger("cameoguard.consent")
@@ -29,6 +34,9 @@ class LikenessModels:
 _models: LikenessModels | None = None
 _error: str | None = None
 _lock = threading.Lock()
+_restriction_embedder: TextEmbedder | None = None
+_restriction_error: str | None = None
+_restriction_lock = threading.Lock()
 
 
 def load_face_backend() -> FaceBackend:
@@ -64,14 +72,33 @@ def start() -> None:
             get_models()
         except Exception:
             log.error("likeness models failed to load", extra={"error": _error})
+        try:
+            restriction_embedder()
+        except ModelUnavailable:
+            log.error("restriction embedder failed to load", extra={"error": _restriction_error})
 
     threading.Thread(target=load, name="likeness-models", daemon=True).start()
 
 
 def readiness() -> str | None:
-    if _models is not None:
+    if _models is not None and _restriction_embedder is not None:
         return None
-    return _error or "likeness models loading"
+    return _error or _restriction_error or "likeness models loading"
+
+
+def restriction_embedder() -> TextEmbedder:
+    """The full-depth sentence embedder, loaded on first use; raises ModelUnavailable."""
+    global _restriction_embedder, _restriction_error
+    with _restriction_lock:
+        if _restriction_embedder is None:
+            threads = get_settings().model_threads
+            try:
+                _restriction_embedder = TextEmbedder(threads=threads, layers=MODEL_LAYERS)
+                _restriction_error = None
+            except ModelUnavailable as exc:
+                _restriction_error = f"restriction embedder: {exc}"
+                raise
+        return _restriction_embedder
 
 
 def require_models() -> LikenessModels:

@@ -26,7 +26,7 @@ from cameoguard.events import emit
 from cameoguard.settings import get_settings
 from safety.consent import permissions as perms
 from safety.consent.analysis import MediaAnalysis, analyse, cluster_identities, mean_unit
-from safety.consent.models import LikenessModels
+from safety.consent.models import LikenessModels, restriction_embedder
 from safety.consent.registry import Entry, registry
 from safety.consent.sealing import seal, seal_vector, unseal
 from safety.consent.tables import (
@@ -38,6 +38,7 @@ from safety.consent.tables import (
 )
 from safety.media import Media, MediaError, load_media
 from safety.models.age import ADULT_AGE
+from safety.models.text_embedder import ModelUnavailable
 
 REVOKED_TOPIC = "consent.revoked"
 CHALLENGE_WORDS = 6
@@ -555,10 +556,14 @@ def check_consent(request: ConsentRequest, actor: str) -> dict[str, Any]:
 
     # Model work, outside any transaction.
     restrictions = sorted({r for c in rows.values() for r in (c.restrictions or [])})
-    embedder = engine.classifier.embedder
     anchors = {r: perms.anchor_texts(r) for r in restrictions}
     texts = [request.prompt, *(a for r in restrictions for a in anchors[r])]
-    vectors = embedder.encode(texts)
+    try:
+        vectors = restriction_embedder().encode(texts)
+    except ModelUnavailable as exc:
+        raise _fail(
+            503, f"text model unavailable ({exc}); nothing can be allowed", "model_unavailable"
+        ) from exc
     prompt_vector, topic_vector, at = vectors[0], {}, 1
     for r in restrictions:
         topic_vector[r] = vectors[at : at + len(anchors[r])]

@@ -31,9 +31,10 @@ def test_healthz(client: TestClient) -> None:
 def test_readyz_reports_each_part(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CAMEOGUARD_KAFKA_BOOTSTRAP", "127.0.0.1:1")
     from cameoguard.settings import reset_settings_cache
-    from safety.consent.models import get_models
+    from safety.consent.models import get_models, restriction_embedder
 
     get_models()  # loaded in the background at start; run first, the test would see "loading"
+    restriction_embedder()
 
     reset_settings_cache()
     response = client.get("/readyz")
