@@ -264,3 +264,23 @@ def test_likeness_rejects_bad_uploads(client: TestClient, platform: dict[str, st
     response = client.post("/v1/checks/likeness", content=b"garbage" * 100, headers=platform)
     assert response.status_code == 415
     assert client.post("/v1/checks/likeness", content=b"", headers=platform).status_code == 422
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_consent_check_fails_closed_without_the_restriction_embedder(
+    client: TestClient, platform: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from safety.consent import service
+    from safety.models.text_embedder import ModelUnavailable
+
+    def broken() -> None:
+        raise ModelUnavailable("weights missing")
+
+    monkeypatch.setattr(service, "restriction_embedder", broken)
+    response = client.post(
+        "/v1/checks/consent",
+        json={"requester_id": "bob", "cameo_ids": ["cam_any"], "prompt": "alice cooking"},
+        headers=platform,
+    )
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "model_unavailable"
