@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import cached_property
 
 MAX_TEXT_CHARS = 20_000
 
@@ -70,7 +71,7 @@ class NormalizedText:
     base: str
     folded: str
 
-    @property
+    @cached_property  # read by the engine twice per check; fold() is not free
     def obfuscated(self) -> bool:
         """True when deobfuscation changed more than the accents and @mentions: worth a second
         classifier look. A mention ("@user") folds to "auser" like leetspeak would, but the
