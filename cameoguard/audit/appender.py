@@ -11,6 +11,7 @@ fails, every caller of the batch gets the error: nothing is answered unaudited.
 
 from __future__ import annotations
 
+import functools
 import logging
 import queue
 import threading
@@ -86,6 +87,7 @@ class _Statements:
     close: str  # the head's new last hash
 
     @classmethod
+    @functools.cache  # one set per dialect, not rebuilt for every batch
     def for_dialect(cls, dialect: str) -> _Statements:
         mark = (lambda n: f":{n}") if dialect == "sqlite" else (lambda n: f"%({n})s")
         head, log_table = AuditHead.__tablename__, AuditEntry.__tablename__
