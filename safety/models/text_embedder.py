@@ -64,13 +64,17 @@ def _weights_digest(model_dir: Path) -> str:
     return digest.hexdigest()[:16]
 
 
+def depth_suffix(layers: int) -> str:
+    """How a graph or heads file names its depth: nothing for the whole model, "-l4" for four."""
+    return "" if layers == MODEL_LAYERS else f"-l{layers}"
+
+
 def export_onnx(model_dir: Path, cache_dir: Path, layers: int = MODEL_LAYERS) -> Path:
     """The ONNX graph of the packaged weights (the embeddings and the first `layers` transformer
     layers), exported once into `cache_dir` (atomic rename)."""
     if not 1 <= layers <= MODEL_LAYERS:
         raise ModelUnavailable(f"the text model has 1 to {MODEL_LAYERS} layers, not {layers}")
-    depth = "" if layers == MODEL_LAYERS else f"-l{layers}"
-    target = cache_dir / f"minilm-l6-v2-{_weights_digest(model_dir)}{depth}.onnx"
+    target = cache_dir / f"minilm-l6-v2-{_weights_digest(model_dir)}{depth_suffix(layers)}.onnx"
     if target.is_file():
         return target
     import torch

@@ -24,7 +24,14 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score
 from sklearn.model_selection import StratifiedKFold
 
-from safety.models.text_embedder import LAYERS, MAX_TOKENS, MODEL_LAYERS, MODEL_NAME, TextEmbedder
+from safety.models.text_embedder import (
+    LAYERS,
+    MAX_TOKENS,
+    MODEL_LAYERS,
+    MODEL_NAME,
+    TextEmbedder,
+    depth_suffix,
+)
 from safety.policy.classifier import HEADS_FILE, Heads
 from safety.policy.features import NGRAM_FEATURES, build_features
 from safety.policy.normalize import clean
@@ -125,10 +132,10 @@ def train(datasets_dir: Path, out: Path, layers: int = LAYERS) -> Heads:
             }
             progress.advance(task)
     all_examples = train_set + calib_set
-    depth = "" if layers == MODEL_LAYERS else f"-l{layers}"
     meta = {
         "version": (
-            f"text-heads-{_data_digest(all_examples)}-{embedder.precision}-t{MAX_TOKENS}{depth}"
+            f"text-heads-{_data_digest(all_examples)}-{embedder.precision}-t{MAX_TOKENS}"
+            f"{depth_suffix(layers)}"
         ),
         "embedding_model": MODEL_NAME,
         "embedding_precision": embedder.precision,
