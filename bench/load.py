@@ -35,7 +35,7 @@ from bench._machine import describe
 from bench.feed_throughput import CAPTIONS
 from bench.moderation_latency import free_port, make_key, start_server
 from consumers.lag import group_lag, total_lag
-from consumers.schemas import GROUP_TOPICS
+from consumers.schemas import GROUP_TOPICS, group_topic_names
 
 ROOT = Path(__file__).resolve().parents[1]
 PROMPTS = [
@@ -50,7 +50,13 @@ PROMPTS = [
 
 def _broker_lag(bootstrap: str) -> int:
     """Messages the feed's consumer groups have not committed yet, as the broker reports it."""
-    return sum(total_lag(group_lag(bootstrap, g, topics)) for g, topics in GROUP_TOPICS.items())
+    from cameoguard.settings import get_settings
+
+    prefix = get_settings().kafka_topic_prefix  # the workers' own prefix (same environment)
+    return sum(
+        total_lag(group_lag(bootstrap, group, group_topic_names(group, prefix)))
+        for group in GROUP_TOPICS
+    )
 
 
 def _decided(item_ids: list[str]) -> dict[str, float]:

@@ -174,13 +174,12 @@ def lag(
 
     from cameoguard.settings import get_settings
     from consumers.lag import group_lag, total_lag
-    from consumers.schemas import CONTENT_PUBLISHED, GROUP_TOPICS
+    from consumers.schemas import GROUP_TOPICS, group_topic_names
 
     settings = get_settings()
     servers = bootstrap or settings.kafka_bootstrap
     for name in group or list(GROUP_TOPICS):
-        read = GROUP_TOPICS.get(name, [CONTENT_PUBLISHED])
-        topics = [settings.kafka_topic_prefix + t for t in read]
+        topics = group_topic_names(name, settings.kafka_topic_prefix)
         try:
             partitions = group_lag(servers, name, topics)
         except (KafkaError, TimeoutError) as exc:

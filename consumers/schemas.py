@@ -23,6 +23,13 @@ GROUP_TOPICS: dict[str, list[str]] = {
 }
 
 
+def group_topic_names(group: str, prefix: str) -> list[str]:
+    """The topics a consumer group reads, as named on the broker (with the deployment's prefix).
+    A group not in GROUP_TOPICS is a scoring worker run under another name: it reads the
+    published content."""
+    return [prefix + topic for topic in GROUP_TOPICS.get(group, [CONTENT_PUBLISHED])]
+
+
 def dead_letter_topic(group: str) -> str:
     """One dead-letter topic per consumer group."""
     return f"dead-letter.{group}"
