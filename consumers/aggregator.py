@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from cameoguard.db import session_scope
 from cameoguard.events import emit
-from consumers.feed_policy import FeedPolicy, decide
+from consumers.feed_policy import FeedPolicy, decide, signals_of
 from consumers.items import apply_action, review_snapshot
 from consumers.runner import PermanentError
 from consumers.schemas import (
@@ -36,19 +36,6 @@ def _latest_scores(session, item_id: str) -> dict[str, FeedScore]:  # type: igno
         select(FeedScore).where(FeedScore.item_id == item_id).order_by(FeedScore.id)
     ).all()
     return {row.classifier: row for row in rows}  # later rows win
-
-
-def signals_of(policy: FeedPolicy, risks: dict[str, float]) -> list[str]:
-    """The classifiers whose risk crossed any of their thresholds (routes the review case)."""
-    found = []
-    for name, risk in risks.items():
-        t = policy.classifiers.get(name)
-        if t is None:
-            continue
-        lowest = min(x for x in (t.age_restrict, t.review, t.remove) if x is not None)
-        if risk >= lowest:
-            found.append(name)
-    return sorted(found)
 
 
 def _act(

@@ -11,6 +11,7 @@ from typing import Any, Literal
 import av
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
+from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from cameoguard import media_store
@@ -19,9 +20,16 @@ from cameoguard.deps import require_scope, short_session
 from cameoguard.errors import ApiError
 from cameoguard.settings import get_settings
 from cameoguard.uploads import spool_body
+from consumers.feed_policy import feed_policy, signals_of
 from consumers.items import NewItem, item_view, publish, review_snapshot
-from consumers.tables import FeedItem
-from safety.review.cases import add_report, appeal_status, open_appeal, update_reach
+from consumers.tables import FeedDecision, FeedItem
+from safety.review.cases import (
+    add_report,
+    appeal_status,
+    item_signals,
+    open_appeal,
+    update_reach,
+)
 from safety.review.routing import review_policy
 
 router = APIRouter(tags=["feed"])
@@ -112,12 +120,27 @@ def _get_item(session: Any, item_id: str) -> FeedItem:
     return item
 
 
+def _reviewer_may_read(session: Any, item: FeedItem, principal: Principal) -> bool:
+    """A reviewer reads an item only with the roles its signals need (from the feed's decisions
+    and from its review cases): an item with a minors signal needs child_safety."""
+    if principal.scopes & {"platform", "admin", "auditor"}:
+        return True
+    signals = set(item_signals(session, item.id))
+    for risks in session.scalars(select(FeedDecision.risks).where(FeedDecision.item_id == item.id)):
+        signals.update(signals_of(feed_policy(), risks or {}))
+    return review_policy().roles_for_signals(sorted(signals)) <= principal.roles
+
+
 @router.get("/v1/feed/items/{item_id}")
 def get_item(item_id: str, principal: Principal = Depends(reader)) -> dict[str, Any]:
     """The item's state (`scoring`, `published`, `age_restricted`, `in_review`, `removed`) and
-    the reasons for it."""
+    the reasons for it. Reviewers see items with a minors signal only with the child_safety
+    role."""
     with short_session() as session:
-        return item_view(_get_item(session, item_id))
+        item = _get_item(session, item_id)
+        if not _reviewer_may_read(session, item, principal):
+            raise ApiError(404, f"no item {item_id}", code="unknown_item")
+        return item_view(item)
 
 
 class ReachUpdate(BaseModel):

@@ -4,6 +4,7 @@ scores. Pure: no database, no broker."""
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -67,6 +68,26 @@ class FeedPolicy(BaseModel):
 
 def load_feed_policy(path: Path | None = None) -> FeedPolicy:
     return load_yaml_model(path or POLICIES_DIR / "feed.yaml", FeedPolicy)
+
+
+@lru_cache(maxsize=1)
+def feed_policy() -> FeedPolicy:
+    """The shipped feed policy, loaded once per process."""
+    return load_feed_policy()
+
+
+def signals_of(policy: FeedPolicy, risks: dict[str, float]) -> list[str]:
+    """The classifiers whose risk crossed any of their thresholds (they route review cases and
+    decide who may see the item)."""
+    found = []
+    for name, risk in risks.items():
+        t = policy.classifiers.get(name)
+        if t is None:
+            continue
+        lowest = min(x for x in (t.age_restrict, t.review, t.remove) if x is not None)
+        if risk >= lowest:
+            found.append(name)
+    return sorted(found)
 
 
 class Verdict(BaseModel):

@@ -33,6 +33,7 @@ def case_view(case: ReviewCase, session: Any) -> dict[str, Any]:
         "item_id": case.item_id,
         "cameo_id": case.cameo_id,
         "queue": case.queue,
+        "roles_needed": [r for r in case.roles_needed.split(",") if r],
         "status": case.status,
         "severity": case.severity,
         "minors": case.minors,
@@ -109,7 +110,7 @@ def case_media(case_id: str, principal: Principal = Depends(viewer)) -> FileResp
     with short_session() as session:
         case = _visible(session, case_id, principal)
         if "reviewer" in principal.scopes and not principal.scopes & {"admin", "auditor"}:
-            queue.holding(session, case_id, principal)
+            queue.holding(session, case_id, principal, review_policy())
         location = (case.snapshot or {}).get("media_location")
     if not location:
         raise ApiError(404, "this case has no media", code="no_media")
@@ -144,7 +145,7 @@ def decide(
 def release(case_id: str, principal: Principal = Depends(reviewer)) -> dict[str, Any]:
     """Gives a held case back to its queue."""
     with short_session(write=True) as session:
-        case = queue.release(session, case_id, principal)
+        case = queue.release(session, case_id, principal, review_policy())
         return case_view(case, session)
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cameoguard.audit.log import record
+from cameoguard.auth.tables import ApiKey
 from cameoguard.db import utcnow
 from cameoguard.errors import Refusal
 from safety.review.routing import ReviewPolicy
@@ -58,7 +59,7 @@ def _open_key(request: CaseRequest) -> str:
     return f"cameo:{request.cameo_id}"
 
 
-def _merge(case: ReviewCase, request: CaseRequest, policy: ReviewPolicy) -> None:
+def _merge(session: Session, case: ReviewCase, request: CaseRequest, policy: ReviewPolicy) -> None:
     case.severity = min(case.severity, request.severity)
     case.signals = sorted(set(case.signals) | set(request.signals))
     case.minors = case.minors or "minors" in request.signals
@@ -66,24 +67,57 @@ def _merge(case: ReviewCase, request: CaseRequest, policy: ReviewPolicy) -> None
     case.reasons = (case.reasons + fresh)[-MAX_REASONS:]
     case.snapshot = {**case.snapshot, **request.snapshot}
     case.reach = max(case.reach, request.reach)
-    if case.status == "open" and case.queue != "escalations":
-        case.queue = policy.route(case.kind, case.signals).name
+    place_again(session, case, policy, why="new signals merged into the case")
+
+
+def place_again(session: Session, case: ReviewCase, policy: ReviewPolicy, why: str) -> None:
+    """Routes the case again from its signals (an escalated case stays escalated) and, when the
+    reviewer holding it lacks a role it now needs, ends their lease: a case that gained a minors
+    signal leaves a general reviewer's hands at once."""
+    placement = policy.place(case.kind, case.signals, case.queue == policy.escalation_queue)
+    if (case.queue, case.roles_needed) != (placement.queue, placement.roles_text):
+        case.queue, case.roles_needed = placement.queue, placement.roles_text
+        case.claim_version += 1  # a claim racing on the old routing fails its compare-and-swap
+    if case.status != "claimed" or case.claimed_by is None:
+        return
+    holder = session.get(ApiKey, case.claimed_by)
+    holder_roles = frozenset(holder.roles) if holder is not None else frozenset()
+    if placement.roles <= holder_roles:
+        return
+    record(
+        session,
+        actor="system:review",
+        action="review.lease_ended",
+        subject=f"case:{case.id}",
+        reason=f"{why}: it now needs roles {sorted(placement.roles)}",
+        details={"reviewer": case.claimed_by, "queue": case.queue},
+    )
+    case.status, case.claimed_by, case.lease_expires_at = "open", None, None
+    case.claim_version += 1
+
+
+def _open_row(session: Session, key: str) -> ReviewCase | None:
+    """The undecided case under `key`, locked for this transaction (on PostgreSQL a concurrent
+    decision or merge of the same case waits for it; SQLite serialises writers anyway)."""
+    return session.scalar(select(ReviewCase).where(ReviewCase.open_key == key).with_for_update())
 
 
 def open_case(session: Session, request: CaseRequest, policy: ReviewPolicy) -> ReviewCase:
     """The item's open case, created or merged into; in the caller's transaction."""
     key = _open_key(request)
-    existing = session.scalar(select(ReviewCase).where(ReviewCase.open_key == key))
+    existing = _open_row(session, key)
     if existing is not None:
-        _merge(existing, request, policy)
+        _merge(session, existing, request, policy)
         return existing
+    placement = policy.place(request.kind, request.signals, escalated=False)
     case = ReviewCase(
         id=f"case_{secrets.token_hex(8)}",
         kind=request.kind,
         item_id=request.item_id,
         cameo_id=request.cameo_id,
         open_key=key,
-        queue=policy.route(request.kind, request.signals).name,
+        queue=placement.queue,
+        roles_needed=placement.roles_text,
         status="open",
         severity=request.severity,
         minors="minors" in request.signals,
@@ -101,10 +135,10 @@ def open_case(session: Session, request: CaseRequest, policy: ReviewPolicy) -> R
         with session.begin_nested():  # another process may open the same case at once
             session.add(case)
     except IntegrityError:
-        existing = session.scalar(select(ReviewCase).where(ReviewCase.open_key == key))
+        existing = _open_row(session, key)
         if existing is None:
             raise
-        _merge(existing, request, policy)
+        _merge(session, existing, request, policy)
         return existing
     record(
         session,
@@ -137,9 +171,7 @@ def add_report(
             "unknown_reason",
             f"unknown report reason {reason!r}; known: " + ", ".join(sorted(policy.report_reasons)),
         )
-    open_case_row = session.scalar(
-        select(ReviewCase).where(ReviewCase.open_key == f"item:{item_id}")
-    )
+    open_case_row = _open_row(session, f"item:{item_id}")
     if open_case_row is not None:
         earlier = session.scalar(
             select(UserReport).where(
@@ -215,6 +247,12 @@ def open_appeal(
         ),
         policy,
     )
+
+
+def item_signals(session: Session, item_id: str) -> list[str]:
+    """Every signal any case of the item carried (decided cases included)."""
+    rows = session.scalars(select(ReviewCase.signals).where(ReviewCase.item_id == item_id))
+    return sorted({signal for signals in rows for signal in signals or []})
 
 
 def update_reach(session: Session, item_id: str, views: int) -> None:

@@ -66,7 +66,7 @@ def decide(
     policy: ReviewPolicy,
 ) -> ReviewDecision:
     _check(request, policy)
-    case = holding(session, case_id, principal)
+    case = holding(session, case_id, principal, policy)
     decision = ReviewDecision(
         case_id=case.id,
         item_id=case.item_id,
@@ -82,7 +82,8 @@ def decide(
     case.claim_version += 1
     if request.action == "escalate":
         case.status = "open"
-        case.queue = policy.route("escalation", []).name
+        placement = policy.place(case.kind, case.signals, escalated=True)
+        case.queue, case.roles_needed = placement.queue, placement.roles_text
         case.severity = max(1, case.severity - 1)
     else:
         case.status, case.open_key, case.decided_at = "decided", None, utcnow()

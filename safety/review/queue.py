@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 from cameoguard.audit.log import record
 from cameoguard.auth.keys import Principal
 from cameoguard.db import utcnow
-from safety.review.cases import CaseError, aware
-from safety.review.routing import ReviewPolicy
+from safety.review.cases import CaseError, aware, place_again
+from safety.review.routing import ReviewPolicy, role_sets
 from safety.review.tables import ReviewCase, ReviewDecision
 
 CANDIDATES = 20
@@ -59,9 +59,14 @@ def claim_next(session: Session, principal: Principal, policy: ReviewPolicy) -> 
     queues = policy.queues_for(principal.roles)
     if not queues:
         return None
+    allowed = role_sets(principal.roles)
     candidates = session.scalars(
         select(ReviewCase)
-        .where(ReviewCase.queue.in_(queues), _available(now))
+        .where(
+            ReviewCase.queue.in_(queues),
+            ReviewCase.roles_needed.in_(allowed),
+            _available(now),
+        )
         .order_by(*_priority_order())
         .limit(CANDIDATES)
     ).all()
@@ -70,7 +75,12 @@ def claim_next(session: Session, principal: Principal, policy: ReviewPolicy) -> 
             continue
         won = session.execute(
             update(ReviewCase)
-            .where(ReviewCase.id == case.id, ReviewCase.claim_version == case.claim_version)
+            .where(
+                ReviewCase.id == case.id,
+                ReviewCase.claim_version == case.claim_version,
+                # Checked again in the write itself: a merge may have changed the roles since.
+                ReviewCase.roles_needed.in_(allowed),
+            )
             .values(
                 status="claimed",
                 claimed_by=principal.key_id,
@@ -93,16 +103,25 @@ def claim_next(session: Session, principal: Principal, policy: ReviewPolicy) -> 
 
 
 def may_see(case: ReviewCase, principal: Principal, policy: ReviewPolicy) -> bool:
-    """Reviewers see cases of the queues they may take; auditors and admins see all."""
+    """Auditors and admins see every case. A reviewer sees a case of a queue they may take and
+    only if they hold every role it needs: the roles recorded on it and, checked again here,
+    the roles its signals need (a minors signal needs child_safety in whatever queue)."""
     if principal.scopes & {"admin", "auditor"}:
         return True
-    return case.queue in policy.queues_for(principal.roles)
+    needed = set(filter(None, case.roles_needed.split(","))) | policy.roles_for_signals(
+        case.signals
+    )
+    return case.queue in policy.queues_for(principal.roles) and needed <= principal.roles
 
 
-def holding(session: Session, case_id: str, principal: Principal) -> ReviewCase:
-    """The case, if this reviewer holds it now; else a CaseError saying why not."""
-    case = session.get(ReviewCase, case_id)
-    if case is None:
+def holding(
+    session: Session, case_id: str, principal: Principal, policy: ReviewPolicy
+) -> ReviewCase:
+    """The case, locked for this transaction, if this reviewer holds it now and may still see
+    it; else a CaseError saying why not (404 for a case they may not see: its existence is not
+    revealed)."""
+    case = session.get(ReviewCase, case_id, with_for_update=True)
+    if case is None or not may_see(case, principal, policy):
         raise CaseError(404, "unknown_case", f"no case {case_id}")
     if case.status != "claimed" or case.claimed_by != principal.key_id:
         raise CaseError(409, "not_holder", "you do not hold this case: claim it first")
@@ -112,16 +131,20 @@ def holding(session: Session, case_id: str, principal: Principal) -> ReviewCase:
     return case
 
 
-def release(session: Session, case_id: str, principal: Principal) -> ReviewCase:
-    case = holding(session, case_id, principal)
+def release(
+    session: Session, case_id: str, principal: Principal, policy: ReviewPolicy
+) -> ReviewCase:
+    """Gives the case back; it is routed again from its signals on the way."""
+    case = holding(session, case_id, principal, policy)
     case.status, case.claimed_by, case.lease_expires_at = "open", None, None
     case.claim_version += 1
+    place_again(session, case, policy, why="released")
     record(
         session,
         actor=principal.actor,
         action="review.release",
         subject=f"case:{case.id}",
-        reason="given back to the queue",
+        reason=f"given back to the queue {case.queue}",
     )
     return case
 

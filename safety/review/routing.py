@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -33,6 +34,29 @@ class ReportReason(BaseModel):
 
     signal: str
     severity: int = Field(ge=1, le=5)
+
+
+class Placement(NamedTuple):
+    queue: str
+    roles: frozenset[str]
+
+    @property
+    def roles_text(self) -> str:
+        """The roles as stored on the case: sorted, comma-separated ('' for none)."""
+        return roles_text(self.roles)
+
+
+def roles_text(roles: frozenset[str] | set[str]) -> str:
+    return ",".join(sorted(roles))
+
+
+def role_sets(roles: frozenset[str]) -> list[str]:
+    """Every `roles_text` a reviewer holding `roles` satisfies (the subsets of their roles)."""
+    ordered = sorted(roles)
+    return [
+        roles_text({r for i, r in enumerate(ordered) if mask >> i & 1})
+        for mask in range(1 << len(ordered))
+    ]
 
 
 class ReviewPolicy(BaseModel):
@@ -72,6 +96,23 @@ class ReviewPolicy(BaseModel):
 
     def route(self, kind: str, signals: list[str]) -> Queue:
         return next(q for q in self.queues if q.matches(kind, signals))
+
+    def roles_for_signals(self, signals: list[str]) -> frozenset[str]:
+        """Roles a case needs because of what it carries, wherever it sits: a queue that takes a
+        signal (child_safety takes `minors`) lends its roles to every case with that signal."""
+        carried = set(signals)
+        return frozenset(r for q in self.queues if carried & set(q.signals) for r in q.roles)
+
+    def place(self, kind: str, signals: list[str], escalated: bool) -> Placement:
+        """Where a case goes and the roles a reviewer needs to see it: its queue's roles and the
+        roles its signals need. An escalated case stays with the escalation queue (its signals
+        still add their roles: an escalated minors case needs senior and child_safety)."""
+        queue = self.route("escalation", []) if escalated else self.route(kind, signals)
+        return Placement(queue.name, frozenset(queue.roles) | self.roles_for_signals(signals))
+
+    @property
+    def escalation_queue(self) -> str:
+        return self.route("escalation", []).name
 
     def queue(self, name: str) -> Queue | None:
         return next((q for q in self.queues if q.name == name), None)

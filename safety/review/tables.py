@@ -27,6 +27,9 @@ class ReviewCase(Base):
     cameo_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
     open_key: Mapped[str | None] = mapped_column(String(120), unique=True, nullable=True)
     queue: Mapped[str] = mapped_column(String(40), index=True)
+    # The roles a reviewer needs to see the case, sorted and comma-separated: its queue's roles
+    # and the roles its signals need (a minors signal needs child_safety in any queue).
+    roles_needed: Mapped[str] = mapped_column(String(200), default="", index=True)
     status: Mapped[str] = mapped_column(String(20), default="open", index=True)
     severity: Mapped[int] = mapped_column(Integer)  # 1 is the most severe
     minors: Mapped[bool] = mapped_column(Boolean, default=False)
