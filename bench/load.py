@@ -5,7 +5,12 @@ once, and reports check latency (p50/p99), errors, publish->decision latency and
 committed as the broker reports it), sampled every 5 s. The checks come from an open-loop
 asyncio client (bench._http), so the load generator takes little CPU from the service.
 
-python bench/load.py [--quick] [--seconds 300] [--check-rate 30] [--feed-rate 0.5]
+`--abuse` runs the service alone (no feed) under attack instead: a flood of requests with an
+invalid key, huge unauthenticated bodies, media bombs and costly requests from another key
+(bench/_abuse.py), while the normal key sends prompt checks at `--check-rate`; it reports the
+normal checks' latency, what every attack got back, and the server's memory.
+
+python bench/load.py [--quick] [--seconds 300] [--check-rate 30] [--feed-rate 0.5] [--abuse]
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from kafka.errors import KafkaError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench._abuse import jpeg_bomb, rss_mb, run_abuse, video_bomb
 from bench._feed_clips import feed_clips
 from bench._http import OpenLoopResult, build_post, open_loop
 from bench._machine import describe
@@ -36,6 +42,7 @@ from bench.feed_throughput import CAPTIONS
 from bench.moderation_latency import free_port, make_key, start_server
 from consumers.lag import group_lag, total_lag
 from consumers.schemas import GROUP_TOPICS, group_topic_names
+from tests.media_factory import make_clip
 
 ROOT = Path(__file__).resolve().parents[1]
 PROMPTS = [
@@ -86,8 +93,11 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=300.0)
     parser.add_argument("--check-rate", type=float, default=30.0, help="prompt checks per second")
     parser.add_argument("--feed-rate", type=float, default=0.5, help="items published per second")
+    parser.add_argument("--abuse", action="store_true", help="attacks beside normal checks")
     args = parser.parse_args()
     seconds = 30.0 if args.quick else args.seconds
+    if args.abuse:
+        return abuse(seconds=20.0 if args.quick else min(args.seconds, 120.0), rate=args.check_rate)
     home = Path(tempfile.mkdtemp(prefix="cameoguard-load-"))
     port, kafka_port = free_port(), free_port()
     bootstrap = f"127.0.0.1:{kafka_port}"
@@ -223,6 +233,74 @@ def main() -> int:
           f"{np.percentile(feed, 99):.1f} s, errors {total_errors}, "
           f"final lag {final_lag}")  # fmt: skip
     return 0 if total_errors == 0 else 1
+
+
+def abuse(seconds: float, rate: float) -> int:
+    """The service under attack beside normal prompt checks (no feed workers)."""
+    home = Path(tempfile.mkdtemp(prefix="cameoguard-abuse-"))
+    port = free_port()
+    os.environ.update({"CAMEOGUARD_HOME": str(home), "CAMEOGUARD_KAFKA_BOOTSTRAP": "127.0.0.1:1"})
+    os.environ.pop("CAMEOGUARD_DATABASE_URL", None)
+    media = {
+        "jpeg_bomb": jpeg_bomb(),
+        "video_bomb": video_bomb(home / "bomb.mp4"),
+        "long_clip": make_clip(home / "long.mp4", seconds=30, width=640, height=360,
+                               crf=30).read_bytes(),
+    }  # fmt: skip
+    server = start_server(home, port, None)
+    try:
+        key, abuser = make_key(home, None), make_key(home, None)
+        base = f"http://127.0.0.1:{port}"
+        check_url = f"{base}/v1/checks/prompt"
+        bodies = [
+            build_post(check_url, {"prompt": p, "requester": {"id": "u1", "age_group": "adult"}},
+                       {"Authorization": f"Bearer {key}"})
+            for p in PROMPTS
+        ]  # fmt: skip
+        baseline_rss = rss_mb(server.pid)
+        samples: list[float] = []
+        stop = threading.Event()
+
+        def sample() -> None:
+            while not stop.wait(0.25):
+                samples.append(rss_mb(server.pid))
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        checks: list[OpenLoopResult] = []
+        checker = threading.Thread(
+            target=lambda: checks.append(
+                open_loop(check_url, lambda i: bodies[i % len(bodies)], rate, seconds)
+            )
+        )
+        checker.start()
+        report = run_abuse(base, abuser, seconds, media)
+        checker.join()
+        stop.set()
+        alive = server.poll() is None
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+    normal = checks[0]
+    print(f"machine: {describe()}")
+    print(f"abuse for {seconds:.0f} s beside {rate:g} normal prompt checks/s; service and "
+          f"attacker on one machine")  # fmt: skip
+    for attack, counts in sorted(report.statuses.items()):
+        answered = ", ".join(f"{status}: {n}" for status, n in sorted(counts.items()))
+        print(f"  {attack}: {answered}")
+    unexpected = report.unexpected()
+    growth = max(samples, default=baseline_rss) - baseline_rss
+    print(f"server memory: {baseline_rss:.0f} MB before, peak +{growth:.0f} MB; "
+          f"alive after: {alive}")  # fmt: skip
+    print(f"normal checks: n={normal.sent} p50={normal.percentile(50):.1f} ms "
+          f"p99={normal.percentile(99):.1f} ms errors={normal.errors}")  # fmt: skip
+    print(f"headline: under abuse, normal checks p99 {normal.percentile(99):.1f} ms, "
+          f"errors {normal.errors}, server memory +{growth:.0f} MB, "
+          f"unexpected answers {sum(sum(c.values()) for c in unexpected.values())}")  # fmt: skip
+    return 0 if alive and not unexpected and normal.errors == 0 else 1
 
 
 if __name__ == "__main__":

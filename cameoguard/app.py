@@ -16,7 +16,8 @@ from cameoguard.auth.keys import Principal, Scope
 from cameoguard.deps import require_scope
 from cameoguard.errors import install_error_handlers
 from cameoguard.health import router as health_router
-from cameoguard.middleware import RequestContextMiddleware
+from cameoguard.health import serve_metrics_port
+from cameoguard.middleware import RequestContextMiddleware, RequestGate
 from cameoguard.observability import configure_logging
 from cameoguard.settings import get_settings
 from consumers.api import router as feed_router
@@ -53,6 +54,7 @@ def create_app() -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         policy_service.start()
         consent_models.start()
+        serve_metrics_port()
         # The libraries and the text model are loaded: move their objects out of the cyclic
         # collector's reach, so its full passes stay short under load.
         gc.freeze()
@@ -62,11 +64,14 @@ def create_app() -> FastAPI:
         title="cameoguard", version=__version__, description=DESCRIPTION, lifespan=lifespan
     )
     install_error_handlers(app)
+    # Added inside out: the gate runs inside the request context.
     app.add_middleware(
-        RequestContextMiddleware,
+        RequestGate,
+        routes=lambda: app.routes,
         max_body=settings.max_request_bytes,
         max_upload=settings.max_upload_bytes,
     )
+    app.add_middleware(RequestContextMiddleware)
     app.include_router(health_router)
     app.include_router(keys_router)
     app.include_router(audit_router)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 
 from kafka import KafkaConsumer
@@ -12,15 +13,42 @@ log = logging.getLogger("cameoguard.broker")
 
 _cache: dict[str, tuple[float, str | None]] = {}
 _CACHE_SECONDS = 5.0
+_lock = threading.Lock()
+_refreshing: set[str] = set()
 
 
 def probe_broker(bootstrap: str, timeout_s: float = 2.0) -> str | None:
-    """None when a metadata request succeeds, else the reason. Cached for a few seconds so that
-    a probe storm on /readyz does not turn into a connection storm on the broker."""
-    now = time.monotonic()
+    """None when a metadata request succeeds, else the reason. The answer is cached for a few
+    seconds, and an expired answer is served while one background thread probes again: a storm
+    of /readyz requests costs the broker one connection, and no request waits for a probe of a
+    broker that is down (only the very first probe is waited for)."""
     cached = _cache.get(bootstrap)
-    if cached is not None and now - cached[0] < _CACHE_SECONDS:
+    if cached is not None:
+        if time.monotonic() - cached[0] >= _CACHE_SECONDS:
+            with _lock:
+                start = bootstrap not in _refreshing
+                _refreshing.add(bootstrap)
+            if start:
+                threading.Thread(
+                    target=_refresh, args=(bootstrap, timeout_s), name="broker-probe", daemon=True
+                ).start()
         return cached[1]
+    with _lock:  # the first probe: every caller waits for it, and only one runs
+        cached = _cache.get(bootstrap)
+        if cached is None:
+            _probe(bootstrap, timeout_s)
+        return _cache[bootstrap][1]
+
+
+def _refresh(bootstrap: str, timeout_s: float) -> None:
+    try:
+        _probe(bootstrap, timeout_s)
+    finally:
+        with _lock:
+            _refreshing.discard(bootstrap)
+
+
+def _probe(bootstrap: str, timeout_s: float) -> None:
     timeout_ms = int(timeout_s * 1000)
     reason: str | None = None
     consumer = None
@@ -39,4 +67,3 @@ def probe_broker(bootstrap: str, timeout_s: float = 2.0) -> str | None:
         if consumer is not None:
             consumer.close()
     _cache[bootstrap] = (time.monotonic(), reason)
-    return reason

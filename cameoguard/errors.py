@@ -56,8 +56,8 @@ class ApiError(Exception):
 class Refusal(ApiError):
     """A service-layer refusal with its HTTP status and a stable code; areas subclass it."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(status, message, code=code)
+    def __init__(self, status: int, code: str, message: str, details: Any = None) -> None:
+        super().__init__(status, message, code=code, details=details)
 
 
 def error_response(

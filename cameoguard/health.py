@@ -3,6 +3,8 @@
 /readyz reports every part (database, broker, models). Parts listed in the setting
 `ready_requires` must be up for a 200; the others are reported but do not fail the probe.
 Areas register their models with `register_model_check`; a model that is not loaded fails closed.
+Anyone sees whether each part is up; only an admin key sees the details (latencies, errors, the
+broker's address). /metrics is served here unless `metrics_port` moves it to its own listener.
 """
 
 from __future__ import annotations
@@ -12,9 +14,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest, start_http_server
 
 from cameoguard import db
 from cameoguard.broker import probe_broker
@@ -73,15 +75,39 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
+def _summary(parts: dict[str, Any]) -> dict[str, Any]:
+    """What anyone may see: each part up or not, and whether it is required."""
+    return {name: {"ok": part["ok"], "required": part["required"]} for name, part in parts.items()}
+
+
 @router.get("/readyz", summary="Readiness of each part: database, broker, models")
-def readyz() -> JSONResponse:
+def readyz(request: Request) -> JSONResponse:
+    """Each part up or not (details, such as errors and the broker's address, for admin keys
+    only); 503 when a required part is down."""
     ready, parts = readiness()
+    principal = getattr(request.state, "principal", None)
+    shown = parts if principal is not None and "admin" in principal.scopes else _summary(parts)
     return JSONResponse(
-        {"status": "ready" if ready else "not_ready", "parts": parts},
+        {"status": "ready" if ready else "not_ready", "parts": shown},
         status_code=200 if ready else 503,
     )
 
 
 @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
 def metrics() -> Response:
+    if get_settings().metrics_port is not None:
+        return Response(status_code=404)  # served on its own port (`metrics_port`)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+def serve_metrics_port() -> None:
+    """Starts the separate metrics listener when `metrics_port` is set (idempotent)."""
+    global _metrics_started
+    settings = get_settings()
+    if settings.metrics_port is None or _metrics_started:
+        return
+    start_http_server(settings.metrics_port, addr=settings.metrics_host)
+    _metrics_started = True
+
+
+_metrics_started = False

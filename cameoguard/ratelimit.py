@@ -1,6 +1,7 @@
-"""Per-key rate limits: a token bucket per API key, in this process (one service process per
-machine in the embedded default; behind several replicas each holds its own buckets, so the
-effective limit is the sum). A key over its limit gets 429 with Retry-After; nothing runs."""
+"""Rate limits: a token bucket per API key, and one per client address for requests that carry
+no valid key, in this process (one service process per machine in the embedded default; behind
+several replicas each holds its own buckets, so the effective limit is the sum). Over a limit:
+429 with Retry-After, and nothing runs."""
 
 from __future__ import annotations
 
@@ -23,8 +24,8 @@ class RateLimiter:
         self._buckets: dict[str, _Bucket] = {}
         self._lock = threading.Lock()
 
-    def take(self, key: str, now: float | None = None) -> float:
-        """Takes one token for `key`; returns 0 when allowed, else the seconds to wait."""
+    def take(self, key: str, now: float | None = None, cost: float = 1.0) -> float:
+        """Takes `cost` tokens for `key`; returns 0 when allowed, else the seconds to wait."""
         if self.rate <= 0:
             return 0.0
         now = time.monotonic() if now is None else now
@@ -34,31 +35,64 @@ class RateLimiter:
                 bucket = self._buckets[key] = _Bucket(self.burst, now)
             bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate)
             bucket.updated = now
-            if bucket.tokens >= 1.0:
-                bucket.tokens -= 1.0
+            if bucket.tokens >= cost:
+                bucket.tokens -= cost
                 return 0.0
-            return (1.0 - bucket.tokens) / self.rate
+            return (cost - bucket.tokens) / self.rate
+
+    def forget_idle(self, now: float | None = None) -> None:
+        """Drops buckets that have refilled completely (they hold no state worth keeping)."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            full = [
+                key
+                for key, bucket in self._buckets.items()
+                if bucket.tokens + (now - bucket.updated) * self.rate >= self.burst
+            ]
+            for key in full:
+                del self._buckets[key]
 
 
-_limiter: RateLimiter | None = None
+MAX_ADDRESSES = 100_000  # address buckets kept before idle ones are dropped
+
+_limiters: dict[str, RateLimiter] = {}
 _limiter_lock = threading.Lock()
 
 
-def limiter() -> RateLimiter:
-    global _limiter
+def _get(name: str) -> RateLimiter:
     with _limiter_lock:
-        if _limiter is None:
+        found = _limiters.get(name)
+        if found is None:
             from cameoguard.settings import get_settings
 
             settings = get_settings()
-            _limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
-        return _limiter
+            if name == "key":
+                found = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
+            else:
+                found = RateLimiter(
+                    settings.unauthenticated_rate_limit_per_minute,
+                    settings.unauthenticated_rate_limit_burst,
+                )
+            _limiters[name] = found
+        return found
+
+
+def limiter() -> RateLimiter:
+    """Requests per API key."""
+    return _get("key")
+
+
+def address_limiter() -> RateLimiter:
+    """Requests per client address that carry no valid key."""
+    found = _get("address")
+    if len(found._buckets) > MAX_ADDRESSES:
+        found.forget_idle()
+    return found
 
 
 def reset_limiter() -> None:
-    global _limiter
     with _limiter_lock:
-        _limiter = None
+        _limiters.clear()
 
 
 def retry_after(seconds: float) -> str:

@@ -83,6 +83,37 @@ class Settings(BaseSettings):
         30_000, ge=0, description="Requests per minute per API key (0: no limit)"
     )
     rate_limit_burst: int = Field(1000, ge=1, description="Requests a key may send at once")
+    work_budget_ms_per_minute: int = Field(
+        120_000,
+        ge=0,
+        description=(
+            "Estimated CPU-milliseconds of costly work (media analysis, long texts) a key may"
+            " spend per minute (0: no limit)"
+        ),
+    )
+    work_budget_burst_ms: int = Field(
+        60_000, ge=1, description="Most estimated CPU-milliseconds one key may spend at once"
+    )
+    heavy_work_slots: int = Field(
+        default_factory=lambda: max(1, (os.cpu_count() or 1) - 1),
+        ge=1,
+        le=64,
+        description=(
+            "Heavy requests (media analysis, long texts) run at once; the others wait for a"
+            " slot (default: one core fewer than the machine has, so light checks keep one)"
+        ),
+    )
+    heavy_work_wait_s: float = Field(
+        10.0, ge=0, description="How long a heavy request waits for a slot before a 503"
+    )
+    unauthenticated_rate_limit_per_minute: int = Field(
+        600,
+        ge=0,
+        description="Requests per minute per client address without a valid key (0: no limit)",
+    )
+    unauthenticated_rate_limit_burst: int = Field(
+        60, ge=1, description="Requests without a valid key an address may send at once"
+    )
     auth_cache_seconds: float = Field(
         2.0,
         ge=0,
@@ -98,6 +129,13 @@ class Settings(BaseSettings):
         description="Parts that must be up for /readyz to answer 200 (database, broker, models)",
     )
     log_level: str = "INFO"
+    metrics_port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description="Serve /metrics on this port instead of the API's (keep it off the internet)",
+    )
+    metrics_host: str = Field("127.0.0.1", description="Where the separate metrics port listens")
     policy_pack: Path | None = Field(
         default=None, description="Policy pack YAML; empty means policies/default.yaml"
     )
@@ -145,6 +183,20 @@ class Settings(BaseSettings):
     enrollment_max_seconds: float = Field(30.0, description="Longest enrollment video")
     likeness_max_seconds: float = Field(600.0, description="Longest media for a likeness check")
     challenge_ttl_seconds: int = Field(600, description="How long an enrollment phrase is valid")
+    max_image_pixels: int = Field(
+        25_000_000, ge=1, description="Largest image (pixels) a request may make us decode"
+    )
+    max_frame_pixels: int = Field(
+        3840 * 2160, ge=1, description="Largest video frame (pixels): 4K UHD by default"
+    )
+    max_decode_pixels: int = Field(
+        5_000_000_000,
+        ge=1,
+        description=(
+            "Pixels one request may make us decode in all (about 10 CPU-seconds); longer video"
+            " is sampled from its keyframes, and a file that decodes to more is refused (413)"
+        ),
+    )
 
     _master_key: bytes | None = PrivateAttr(default=None)
 
@@ -188,7 +240,9 @@ class Settings(BaseSettings):
             return key
         path = self.home / "secret.key"
         if not path.exists():
-            self.home.mkdir(parents=True, exist_ok=True)
+            from cameoguard.files import private_dir
+
+            private_dir(self.home)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as fh:
                 fh.write(secrets.token_hex(32))

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 from fastapi import Request, UploadFile
 
 from cameoguard.errors import ApiError
 
 CHUNK = 1 << 20
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
+
+
+def accepts_upload(endpoint: Endpoint) -> Endpoint:
+    """Marks a route whose body is a media upload: the request gate allows it the upload limit
+    (`max_upload_bytes`) instead of the JSON limit, whatever content type the caller declares.
+    Put it under the route decorator."""
+    endpoint.accepts_upload = True  # type: ignore[attr-defined]
+    return endpoint
 
 
 async def spool_body(request: Request, limit: int, directory: Path) -> Path:

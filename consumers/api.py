@@ -19,10 +19,11 @@ from cameoguard.auth.keys import Principal, Scope
 from cameoguard.deps import require_scope, short_session
 from cameoguard.errors import ApiError
 from cameoguard.settings import get_settings
-from cameoguard.uploads import spool_body
+from cameoguard.uploads import accepts_upload, spool_body
 from consumers.feed_policy import feed_policy, signals_of
 from consumers.items import NewItem, item_view, publish, review_snapshot
 from consumers.tables import FeedDecision, FeedItem
+from safety.media import estimate_work
 from safety.review.cases import (
     add_report,
     appeal_status,
@@ -57,6 +58,7 @@ def _probe_video(path: Path) -> str:
 
 
 @router.post("/v1/media", status_code=201)
+@accepts_upload
 async def upload_media(
     request: Request, principal: Principal = Depends(platform)
 ) -> dict[str, Any]:
@@ -66,6 +68,8 @@ async def upload_media(
     with tempfile.TemporaryDirectory() as tmp:
         path = await spool_body(request, limit, Path(tmp))
         suffix = await run_in_threadpool(_probe_video, path)
+        # What the feed's workers could not analyse is refused now (413), not dead-lettered later.
+        await run_in_threadpool(estimate_work, path, get_settings().likeness_max_seconds, 0.5)
         size = path.stat().st_size
         location = await run_in_threadpool(media_store.put, path, suffix)
     return {"media_location": location, "bytes": size}

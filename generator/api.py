@@ -15,15 +15,16 @@ from starlette.concurrency import run_in_threadpool
 
 from cameoguard import media_store
 from cameoguard.auth.keys import Principal, Scope
+from cameoguard.cost import run_costly
 from cameoguard.deps import require_scope, short_session
 from cameoguard.errors import ApiError
 from cameoguard.settings import get_settings
-from cameoguard.uploads import spool_body
+from cameoguard.uploads import accepts_upload, spool_body
 from generator.backends import ASPECTS
 from generator.jobs import JobRequest, job_view, submit
 from generator.tables import GenerationJob
 from safety.consent.tables import Cameo
-from safety.media import MediaError, load_media
+from safety.media import MediaError, estimate_work, load_media
 
 router = APIRouter(tags=["generation"])
 platform = require_scope(Scope.platform, Scope.admin)
@@ -54,6 +55,7 @@ class GenerationRequest(BaseModel):
 
 
 @router.post("/v1/generations/references", status_code=201)
+@accepts_upload
 async def upload_reference(
     request: Request, principal: Principal = Depends(platform)
 ) -> dict[str, Any]:
@@ -62,12 +64,14 @@ async def upload_reference(
     settings = get_settings()
     with tempfile.TemporaryDirectory() as tmp:
         path = await spool_body(request, settings.max_upload_bytes, Path(tmp))
+        seconds = settings.likeness_max_seconds
+        cost = await run_in_threadpool(estimate_work, path, seconds, 0.1)
         try:
-            media = await run_in_threadpool(
-                load_media, path, max_seconds=settings.likeness_max_seconds, max_frames=1
+            media = await run_costly(
+                principal.key_id, cost, load_media, path, max_seconds=seconds, max_frames=1
             )
         except MediaError as exc:
-            raise ApiError(exc.status, f"not usable media: {exc}", code="bad_media") from exc
+            raise MediaError(f"not usable media: {exc}", exc.status, exc.details) from exc
         suffix = {"image": ".img", "audio": ".audio", "video": ".video"}[media.kind]
         location = await run_in_threadpool(media_store.put, path, suffix)
     return {"reference_location": location, "kind": media.kind}

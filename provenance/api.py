@@ -10,10 +10,12 @@ from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from cameoguard.auth.keys import Principal, Scope
+from cameoguard.cost import run_costly
 from cameoguard.deps import require_scope
 from cameoguard.settings import get_settings
-from cameoguard.uploads import spool_body
+from cameoguard.uploads import accepts_upload, spool_body
 from provenance.verify import verify_file
+from safety.media import MediaError, estimate_work
 
 router = APIRouter(tags=["provenance"])
 verifier = require_scope(Scope.auditor, Scope.admin, Scope.platform)
@@ -30,12 +32,25 @@ verifier = require_scope(Scope.auditor, Scope.admin, Scope.platform)
         }
     },
 )
+@accepts_upload
 async def verify(request: Request, principal: Principal = Depends(verifier)) -> dict[str, Any]:
     """Upload a media file as the raw body (any type: JPEG, PNG, WAV, MP4). The report gives the
     C2PA state and codes, our watermark (per time segment), the generation record (in full for
     auditors and admins; without creator and cameos for the platform) and a one-line verdict."""
-    limit = get_settings().max_upload_bytes
+    settings = get_settings()
     with tempfile.TemporaryDirectory() as tmp:
-        path = await spool_body(request, limit, Path(tmp))
+        path = await spool_body(request, settings.max_upload_bytes, Path(tmp))
         full = bool(principal.scopes & {Scope.auditor.value, Scope.admin.value})
-        return await run_in_threadpool(verify_file, path, full_record=full)
+        cost = await run_in_threadpool(_verify_cost, path, settings.likeness_max_seconds)
+        return await run_costly(principal.key_id, cost, verify_file, path, full_record=full)
+
+
+def _verify_cost(path: Path, max_seconds: float) -> float:
+    """The estimated work of verifying `path`. Media too large to decode is refused (413);
+    unreadable media is not: the report says what is wrong with it, at little cost."""
+    try:
+        return estimate_work(path, max_seconds, 2.0)
+    except MediaError as exc:
+        if exc.code == "media_too_large":
+            raise
+        return 50.0

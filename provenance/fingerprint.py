@@ -20,17 +20,21 @@ SAMPLE_EVERY_S = 1.0
 HASH_WIDTH = 512  # frames are downscaled first: PDQ looks at 64x64 luminance anyway
 
 
-def fingerprint_video(path: Path, max_seconds: float = 600.0) -> list[str]:
-    """Hex PDQ hashes of one frame per SAMPLE_EVERY_S seconds, in time order."""
+def fingerprint_video(
+    path: Path, max_seconds: float = 600.0, max_pixels: int | None = None
+) -> list[str]:
+    """Hex PDQ hashes of one frame per SAMPLE_EVERY_S seconds, in time order; reading stops
+    after `max_seconds` or once `max_pixels` have been decoded."""
     hashes: list[str] = []
-    next_t = 0.0
+    next_t, decoded = 0.0, 0
     with av.open(str(path)) as container:
         if not container.streams.video:
             raise ValueError("no video stream")
         stream = container.streams.video[0]
         for frame in container.decode(stream):
+            decoded += frame.width * frame.height
             t = float(frame.time or 0.0)
-            if t > max_seconds:
+            if t > max_seconds or (max_pixels is not None and decoded > max_pixels):
                 break
             if t + 1e-6 < next_t:
                 continue

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from cameoguard.crypto import derive_key
 from cameoguard.db import session_scope
+from cameoguard.settings import get_settings
 from provenance import records
 from provenance.c2pa_manifest import GENERATION_ASSERTION, C2paReport, read_manifest
 from provenance.fingerprint import MATCH_BITS, closest, fingerprint_video
@@ -90,7 +91,7 @@ def _watermark_section(path: Path, mime: str | None) -> dict[str, Any]:
             "reason": "" if audio.get("checked") else "video watermarks are read from MP4 video",
         }
     try:
-        report = detect_video(path, watermark_key())
+        report = detect_video(path, watermark_key(), max_pixels=get_settings().max_decode_pixels)
     except Exception as exc:  # corrupt media: reported, never raised
         return {
             "checked": False,
@@ -138,7 +139,7 @@ def _fingerprint_section(path: Path, mime: str | None, session: Session) -> dict
     if mime != "video/mp4":
         return {"checked": False, "reason": "fingerprints are computed for MP4 video"}
     try:
-        hashes = fingerprint_video(path)
+        hashes = fingerprint_video(path, max_pixels=get_settings().max_decode_pixels)
     except Exception as exc:  # corrupt media: reported, never raised
         return {"checked": False, "reason": f"unreadable video: {type(exc).__name__}: {exc}"}
     best = closest(hashes, records.fingerprint_index(session))

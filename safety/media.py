@@ -3,27 +3,120 @@ RGB frames sampled over time and 16 kHz mono audio.
 
 The type comes from the bytes, never from the file name: Pillow sniffs images (JPEG, PNG, WebP,
 GIF, BMP, TIFF), PyAV (FFmpeg) everything else. Anything unreadable, too long or empty is a
-MediaError with the reason, which the API turns into a 4xx."""
+MediaError with the reason, which the API turns into a 4xx.
+
+Before anything is decoded, `probe` reads the headers (dimensions, frame rate, duration) and
+`MediaLimits.check` refuses what is too large to decode (413 with the limit): an image or frame
+over its pixel cap, media over its duration. While decoding, the pixels actually decoded are
+counted against the same budget, so a file whose headers lie is stopped too. Video longer than
+the budget allows is sampled from its keyframes only (the decoder skips the other frames)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from cameoguard.errors import Refusal
+
 AUDIO_RATE = 16_000
-MAX_PIXELS = 40_000_000  # a decompression bomb guard for images
+# Pillow's own bomb guard, set far above our caps: our check runs first, from the header.
+Image.MAX_IMAGE_PIXELS = 1_000_000_000
+
+_CODES = {413: "media_too_large"}  # the rest (415, 422) are `bad_media`
 
 
-class MediaError(ValueError):
-    """The upload cannot be used; the message says why (shown to the caller)."""
+class MediaError(Refusal):
+    """The upload cannot be used; the message says why (shown to the caller), with a stable
+    code (`bad_media`, or `media_too_large` with the limit crossed in the details)."""
 
-    def __init__(self, message: str, status: int = 422) -> None:
-        super().__init__(message)
-        self.status = status
+    def __init__(self, message: str, status: int = 422, details: dict[str, Any] | None = None):
+        super().__init__(status, _CODES.get(status, "bad_media"), message, details)
+
+
+def estimate_work(
+    path: Path, max_seconds: float, frames_per_second: float, max_frames: int = 120
+) -> float:
+    """Probes the headers, refuses what is too large (MediaError 413), and returns the
+    estimated CPU-milliseconds of analysing the media at `frames_per_second`."""
+    limits = default_limits(max_seconds)
+    header = probe(path)
+    limits.check(header)
+    return header.work_ms(frames_per_second, limits, max_frames)
+
+
+@dataclass(frozen=True)
+class MediaLimits:
+    """What one request may make the service decode. The defaults come from the settings."""
+
+    max_seconds: float
+    max_image_pixels: int = 25_000_000
+    max_frame_pixels: int = 3840 * 2160
+    max_decode_pixels: int = 5_000_000_000  # pixels decoded in all (about 10 CPU-seconds)
+
+    def check(self, header: MediaHeader) -> None:
+        """Refuses (413) media whose headers alone show it is too large to decode."""
+        if header.kind == "image" and header.pixels > self.max_image_pixels:
+            raise MediaError(
+                f"image of {header.width}x{header.height} is over the limit of "
+                f"{self.max_image_pixels:,} pixels",
+                413,
+                {"limit_pixels": self.max_image_pixels, "pixels": header.pixels},
+            )
+        if header.kind == "video" and header.pixels > self.max_frame_pixels:
+            raise MediaError(
+                f"video frames of {header.width}x{header.height} are over the limit of "
+                f"{self.max_frame_pixels:,} pixels",
+                413,
+                {"limit_pixels": self.max_frame_pixels, "pixels": header.pixels},
+            )
+        if header.duration > self.max_seconds:
+            raise MediaError(
+                f"media is {header.duration:.0f} s long; the limit here is "
+                f"{self.max_seconds:.0f} s",
+                413,
+                {"limit_seconds": self.max_seconds, "seconds": round(header.duration, 2)},
+            )
+
+
+@dataclass(frozen=True)
+class MediaHeader:
+    """What the headers say, read without decoding any picture or sound."""
+
+    kind: str  # image | video | audio
+    width: int = 0
+    height: int = 0
+    fps: float = 0.0
+    duration: float = 0.0
+    has_audio: bool = False
+
+    @property
+    def pixels(self) -> int:
+        return self.width * self.height
+
+    @property
+    def frames(self) -> int:
+        return max(1, round(self.fps * self.duration)) if self.kind == "video" else 1
+
+    def work_ms(
+        self, frames_per_second: float, limits: MediaLimits, max_frames: int = 120
+    ) -> float:
+        """A rough CPU cost in milliseconds of analysing this media: decoding (about 500
+        megapixels a CPU-second here, keyframes only past the decode budget), the face models on
+        each sampled frame (detection runs on a copy at most 960 px wide: about 100 ms) and the
+        voice model on the audio. Used to charge a key's work budget before any decoding."""
+        decoded = min(self.pixels * self.frames, limits.max_decode_pixels)
+        if self.kind == "image":
+            sampled = 1
+        else:
+            sampled = min(max_frames, max(1, int(self.duration * frames_per_second)))
+        face_ms = 0.0 if self.kind == "audio" else 100.0
+        audio_ms = 30.0 * self.duration if self.has_audio else 0.0
+        return decoded / 500_000 + sampled * face_ms + audio_ms
 
 
 @dataclass
@@ -38,21 +131,66 @@ class Media:
         return self.audio is not None and self.audio.size > 0
 
 
-def _read_image(path: Path) -> Media | None:
-    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+def _image_header(path: Path) -> MediaHeader | None:
+    """The header of a still image (None: not an image Pillow knows, or an animated GIF)."""
     try:
         with Image.open(path) as image:
             if getattr(image, "n_frames", 1) > 1 and image.format == "GIF":
                 return None  # animated: let FFmpeg read it as a video
-            image.load()
-            rgb = np.asarray(image.convert("RGB"))
+            width, height = image.size
     except UnidentifiedImageError:
         return None
-    except Image.DecompressionBombError as exc:
-        raise MediaError(f"image too large: {exc}", 413) from exc
-    except (OSError, SyntaxError, ValueError) as exc:
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise MediaError(f"corrupt or truncated image: {exc}") from exc
+    return MediaHeader(kind="image", width=width, height=height)
+
+
+def _read_image(path: Path) -> Media:
+    try:
+        with Image.open(path) as image:
+            image.load()
+            rgb = np.asarray(image.convert("RGB"))
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise MediaError(f"corrupt or truncated image: {exc}") from exc
     return Media(kind="image", duration=0.0, frames=[(0.0, rgb)])
+
+
+def _open(path: Path) -> av.container.InputContainer:
+    try:
+        return av.open(str(path), mode="r")
+    except (av.error.InvalidDataError, av.error.FFmpegError, UnicodeDecodeError) as exc:
+        raise MediaError(f"not a readable image, video or audio file ({exc})", 415) from exc
+
+
+def _container_header(container: av.container.InputContainer) -> MediaHeader:
+    if not container.streams.video and not container.streams.audio:
+        raise MediaError("no video or audio stream in the file", 415)
+    duration = _container_duration(container)
+    has_audio = bool(container.streams.audio)
+    if not container.streams.video:
+        return MediaHeader(kind="audio", duration=duration, has_audio=has_audio)
+    stream = container.streams.video[0]
+    rate = stream.average_rate or stream.guessed_rate or 0
+    return MediaHeader(
+        kind="video",
+        width=int(stream.codec_context.width or 0),
+        height=int(stream.codec_context.height or 0),
+        fps=float(rate),
+        duration=duration,
+        has_audio=has_audio,
+    )
+
+
+def probe(path: Path) -> MediaHeader:
+    """Reads the headers only: what kind of media, its size, frame rate and duration."""
+    path = Path(path)
+    if path.stat().st_size == 0:
+        raise MediaError("empty file")
+    header = _image_header(path)
+    if header is not None:
+        return header
+    with _open(path) as container:
+        return _container_header(container)
 
 
 def _container_duration(container: av.container.InputContainer) -> float:
@@ -71,28 +209,20 @@ def load_media(
     frames_per_second: float = 1.0,
     max_frames: int = 60,
     want_audio: bool = True,
+    limits: MediaLimits | None = None,
 ) -> Media:
-    """Decodes `path`; samples video frames at `frames_per_second` (at most `max_frames`)."""
+    """Decodes `path`; samples video frames at `frames_per_second` (at most `max_frames`).
+    `limits` default to the service's settings with `max_seconds`."""
     path = Path(path)
-    if path.stat().st_size == 0:
-        raise MediaError("empty file")
-    image = _read_image(path)
-    if image is not None:
-        return image
-    try:
-        container = av.open(str(path), mode="r")
-    except (av.error.InvalidDataError, av.error.FFmpegError, UnicodeDecodeError) as exc:
-        raise MediaError(f"not a readable image, video or audio file ({exc})", 415) from exc
+    limits = limits or default_limits(max_seconds)
+    header = probe(path)
+    limits.check(header)
+    if header.kind == "image":
+        return _read_image(path)
+    container = _open(path)
     with container:
-        if not container.streams.video and not container.streams.audio:
-            raise MediaError("no video or audio stream in the file", 415)
-        duration = _container_duration(container)
-        if duration > max_seconds:
-            raise MediaError(
-                f"media is {duration:.0f} s long; the limit here is {max_seconds:.0f} s", 413
-            )
-        kind = "video" if container.streams.video else "audio"
-        media = Media(kind=kind, duration=duration)
+        duration = header.duration
+        media = Media(kind=header.kind, duration=duration)
         try:
             if container.streams.video:
                 # Long media is sampled sparser so that at most max_frames are decoded to RGB.
@@ -101,34 +231,66 @@ def load_media(
                     if duration > 0
                     else frames_per_second
                 )
-                media.frames = _sample_frames(container, fps, max_frames, max_seconds)
+                keyframes_only = header.pixels * header.frames > limits.max_decode_pixels
+                media.frames = _sample_frames(
+                    container, fps, max_frames, limits, keyframes_only=keyframes_only
+                )
             if want_audio and container.streams.audio:
                 container.seek(0)
-                media.audio = _decode_audio(container, max_seconds)
+                media.audio = _decode_audio(container, limits.max_seconds)
         except av.error.FFmpegError as exc:
             raise MediaError(f"corrupt or truncated media: {exc}") from exc
-    if kind == "video" and not media.frames:
+    if header.kind == "video" and not media.frames:
         raise MediaError("the video has no decodable frames")
     if media.frames:
         media.duration = max(media.duration, media.frames[-1][0])
     if media.audio is not None:
         media.duration = max(media.duration, media.audio.size / AUDIO_RATE)
-    if media.duration > max_seconds:
-        raise MediaError(f"media runs past {max_seconds:.0f} s, the limit here", 413)
+    if media.duration > limits.max_seconds:
+        raise MediaError(f"media runs past {limits.max_seconds:.0f} s, the limit here", 413)
     return media
 
 
+def default_limits(max_seconds: float) -> MediaLimits:
+    """The service's media limits (settings) with the caller's longest duration."""
+    from cameoguard.settings import get_settings
+
+    settings = get_settings()
+    return MediaLimits(
+        max_seconds=max_seconds,
+        max_image_pixels=settings.max_image_pixels,
+        max_frame_pixels=settings.max_frame_pixels,
+        max_decode_pixels=settings.max_decode_pixels,
+    )
+
+
 def _sample_frames(
-    container: av.container.InputContainer, fps: float, max_frames: int, max_seconds: float
+    container: av.container.InputContainer,
+    fps: float,
+    max_frames: int,
+    limits: MediaLimits,
+    *,
+    keyframes_only: bool,
 ) -> list[tuple[float, np.ndarray]]:
     stream = container.streams.video[0]
     stream.thread_type = "AUTO"
+    if keyframes_only:
+        stream.codec_context.skip_frame = "NONKEY"
     frames: list[tuple[float, np.ndarray]] = []
-    next_time = 0.0
+    next_time, decoded = 0.0, 0
     for frame in container.decode(stream):
+        pixels = frame.width * frame.height
+        decoded += pixels
+        if pixels > limits.max_frame_pixels or decoded > limits.max_decode_pixels:
+            raise MediaError(
+                "the video decodes to more pixels than its header said, over the limit of "
+                f"{limits.max_decode_pixels:,} pixels per request",
+                413,
+                {"limit_pixels": limits.max_decode_pixels},
+            )
         t = float(frame.time) if frame.time is not None else len(frames) / fps
-        if t > max_seconds:
-            raise MediaError(f"media runs past {max_seconds:.0f} s, the limit here", 413)
+        if t > limits.max_seconds:
+            raise MediaError(f"media runs past {limits.max_seconds:.0f} s, the limit here", 413)
         if t + 1e-6 < next_time:
             continue
         frames.append((t, frame.to_ndarray(format="rgb24")))

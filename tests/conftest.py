@@ -14,7 +14,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import make_url
 
+from cameoguard.cost import reset_costs
 from cameoguard.db import reset_engine, session_scope
+from cameoguard.ratelimit import reset_limiter
 from cameoguard.settings import reset_settings_cache
 
 PG_URL = os.environ.get("CAMEOGUARD_TEST_POSTGRES_URL", "")
@@ -57,6 +59,10 @@ def pg_template() -> Iterator[str]:
 def database(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """A fresh migrated database, configured as the service's database for this test."""
     monkeypatch.setenv("CAMEOGUARD_HOME", str(tmp_path / "home"))
+    # Tests send many requests without keys from one address; the flood tests set their own.
+    monkeypatch.setenv("CAMEOGUARD_UNAUTHENTICATED_RATE_LIMIT_BURST", "10000")
+    reset_limiter()
+    reset_costs()
     (tmp_path / "home").mkdir()
     if request.param == "sqlite":
         from cameoguard.migrate import upgrade

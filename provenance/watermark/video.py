@@ -195,9 +195,13 @@ class VideoReport:
     segments: list[VideoDetection]
 
 
-def detect_video(path: Path, key: bytes, max_seconds: float = 600.0) -> VideoReport:
+def detect_video(
+    path: Path, key: bytes, max_seconds: float = 600.0, max_pixels: int | None = None
+) -> VideoReport:
     """Looks for the watermark in the video stream of `path`, in the whole clip and in segments
-    of SEGMENT_S seconds. Raises av.error.FFmpegError (or ValueError) on unreadable media."""
+    of SEGMENT_S seconds. Reading stops after `max_seconds`, or once `max_pixels` have been
+    decoded (the mark is in every frame: the first minutes suffice to find it). Raises
+    av.error.FFmpegError (or ValueError) on unreadable media."""
     lay = layout(key)
     whole = _Accumulator()
     segments: dict[int, _Accumulator] = {}
@@ -206,11 +210,13 @@ def detect_video(path: Path, key: bytes, max_seconds: float = 600.0) -> VideoRep
             raise ValueError("no video stream")
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
+        decoded = 0
         for frame in container.decode(stream):
+            decoded += frame.width * frame.height
             if frame.time is None:
                 continue
             t = float(frame.time)
-            if t > max_seconds:
+            if t > max_seconds or (max_pixels is not None and decoded > max_pixels):
                 break
             y = frame.reformat(width=ANALYSIS_W, height=ANALYSIS_H, format="gray").to_ndarray()
             y = y.astype(np.float64)

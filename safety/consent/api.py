@@ -13,12 +13,14 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from cameoguard.auth.keys import Principal, Scope
+from cameoguard.cost import run_costly
 from cameoguard.deps import require_scope
 from cameoguard.errors import ApiError
 from cameoguard.settings import get_settings
-from cameoguard.uploads import save_upload, spool_body
+from cameoguard.uploads import accepts_upload, save_upload, spool_body
 from safety.consent import service
 from safety.consent.models import require_models
+from safety.media import estimate_work
 
 router = APIRouter(tags=["consent"])
 platform = require_scope(Scope.platform, Scope.admin)
@@ -77,6 +79,7 @@ def create_challenge(
 
 
 @router.post("/v1/cameos", status_code=201)
+@accepts_upload
 async def enroll(
     owner_id: Annotated[str, Form(min_length=1, max_length=200)],
     challenge_id: Annotated[str, Form(min_length=1, max_length=40)],
@@ -111,7 +114,12 @@ async def enroll(
             await save_upload(f, limit, directory, f"image{i}") for i, f in enumerate(images or [])
         ]
         voice_path = await save_upload(voice, limit, directory, "voice") if voice else None
-        return await run_in_threadpool(
+        uploads = [p for p in (video_path, *image_paths, voice_path) if p is not None]
+        seconds = get_settings().enrollment_max_seconds
+        cost = sum([await run_in_threadpool(estimate_work, p, seconds, 2.0) for p in uploads])
+        return await run_costly(
+            principal.key_id,
+            cost,
             service.enroll,
             request,
             models,
@@ -196,29 +204,40 @@ def check_consent(body: ConsentCheck, principal: Principal = Depends(platform)) 
         }
     },
 )
+@accepts_upload
 async def check_likeness(
     request: Request,
     requester_id: Annotated[str | None, Query(max_length=200)] = None,
     mutual_owner_ids: Annotated[list[str] | None, Query()] = None,
-    _: Principal = Depends(checker),
+    principal: Principal = Depends(checker),
 ) -> dict[str, Any]:
     """Upload an image, video or audio file as the raw body. Faces and voices in it are matched
     1:N against enrolled cameos and protected people; each match has its score, threshold and,
-    with `requester_id`, the consent status for that requester."""
+    with `requester_id`, the consent status for that requester. Every search is audited.
+    Reviewer and auditor keys learn whether a face or voice matched an enrolled person, not
+    which cameo or whose."""
     models = require_models()
-    limit = get_settings().max_upload_bytes
+    settings = get_settings()
     with tempfile.TemporaryDirectory() as tmp:
-        path = await spool_body(request, limit, Path(tmp))
-        return await run_in_threadpool(
+        path = await spool_body(request, settings.max_upload_bytes, Path(tmp))
+        cost = await run_in_threadpool(estimate_work, path, settings.likeness_max_seconds, 1.0)
+        report = await run_costly(
+            principal.key_id,
+            cost,
             service.likeness,
             path,
             models,
             requester_id=requester_id,
             mutual_owner_ids=mutual_owner_ids or [],
         )
+    await run_in_threadpool(service.record_likeness_search, report, principal.actor, requester_id)
+    if principal.scopes & {Scope.platform.value, Scope.admin.value}:
+        return report
+    return service.without_identities(report)
 
 
 @router.post("/v1/protected-people", status_code=201)
+@accepts_upload
 async def add_protected_person(
     name: Annotated[str, Form(min_length=1, max_length=200)],
     files: Annotated[list[UploadFile], File(description="Photos and/or a voice clip")],
@@ -230,6 +249,15 @@ async def add_protected_person(
     limit = get_settings().max_upload_bytes
     with tempfile.TemporaryDirectory() as tmp:
         paths = [await save_upload(f, limit, Path(tmp), f"media{i}") for i, f in enumerate(files)]
-        return await run_in_threadpool(
-            service.add_protected_person, name, note, models, paths, principal.actor
+        seconds = get_settings().likeness_max_seconds
+        cost = sum([await run_in_threadpool(estimate_work, p, seconds, 1.0) for p in paths])
+        return await run_costly(
+            principal.key_id,
+            cost,
+            service.add_protected_person,
+            name,
+            note,
+            models,
+            paths,
+            principal.actor,
         )

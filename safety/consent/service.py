@@ -36,7 +36,7 @@ from safety.consent.tables import (
     EnrollmentChallenge,
     ProtectedPerson,
 )
-from safety.media import Media, MediaError, load_media
+from safety.media import Media, load_media
 from safety.models.age import ADULT_AGE
 from safety.models.text_embedder import ModelUnavailable
 
@@ -112,12 +112,7 @@ class EnrollmentRequest:
 
 
 def _load(path: Path, max_seconds: float, fps: float = 2.0, max_frames: int = 40) -> Media:
-    try:
-        return load_media(
-            path, max_seconds=max_seconds, frames_per_second=fps, max_frames=max_frames
-        )
-    except MediaError as exc:
-        raise _fail(exc.status, str(exc), code="bad_media") from exc
+    return load_media(path, max_seconds=max_seconds, frames_per_second=fps, max_frames=max_frames)
 
 
 def _enrollment_media(
@@ -604,7 +599,9 @@ def check_consent(request: ConsentRequest, actor: str) -> dict[str, Any]:
             session,
             actor=actor,
             action="consent.check",
-            subject=",".join(cameo_ids),
+            # Only ids that name real cameos become the subject: a caller's made-up ids must
+            # not file entries under someone else's subject (they stay in the details).
+            subject=",".join(cid for cid in cameo_ids if cid in rows) or "cameo:unknown",
             reason=f"{overall} for {request.requester_id}",
             details={"results": results, "prompt_sha256": prompt_hash},
         )
@@ -707,15 +704,12 @@ def likeness(
     frames_per_second: float = 1.0,
 ) -> dict[str, Any]:
     settings = get_settings()
-    try:
-        media = load_media(
-            path,
-            max_seconds=settings.likeness_max_seconds,
-            frames_per_second=frames_per_second,
-            max_frames=120,
-        )
-    except MediaError as exc:
-        raise _fail(exc.status, str(exc), code="bad_media") from exc
+    media = load_media(
+        path,
+        max_seconds=settings.likeness_max_seconds,
+        frames_per_second=frames_per_second,
+        max_frames=120,
+    )
     analysis = analyse(media, models)
     mutuals = mutual_owner_ids or []
     face_threshold, voice_threshold = models.face.match_threshold, models.voice.match_threshold
@@ -790,6 +784,53 @@ def likeness(
             "reasons": reasons,
         },
         "models": {"face": models.face.name, "voice": models.voice.name},
+    }
+
+
+def record_likeness_search(report: dict[str, Any], actor: str, requester_id: str | None) -> None:
+    """Audits a likeness search made through the API: who searched, when, how many faces and
+    matches (never the media, never the matched ids: the audit log is no index of faces)."""
+    summary = report["summary"]
+    with short_session(write=True) as session:
+        audit(
+            session,
+            actor=actor,
+            action="likeness.search",
+            subject=f"requester:{requester_id}" if requester_id else "likeness",
+            reason=f"{len(summary['matched'])} match(es) in {summary['faces_found']} face(s)",
+            details={
+                "faces": summary["faces_found"],
+                "matches": len(summary["matched"]),
+                "unconsented": len(summary["unconsented"]),
+                "media_kind": report["media"]["kind"],
+            },
+        )
+
+
+def without_identities(report: dict[str, Any]) -> dict[str, Any]:
+    """The report as a reviewer or auditor may see it: whether each face or voice matched an
+    enrolled person (and a protected person's public name), not which cameo or whose it is."""
+
+    def blind(match: dict[str, Any]) -> dict[str, Any]:
+        shown = {"kind": match["kind"], "matched": True, "score": match["score"]}
+        if match["kind"] == "protected":
+            shown["name"] = match.get("name")
+        return shown
+
+    faces = [{**f, "matches": [blind(m) for m in f["matches"]]} for f in report["faces"]]
+    voice = {**report["voice"], "matches": [blind(m) for m in report["voice"]["matches"]]}
+    summary = report["summary"]
+    kinds = sorted(m.partition(":")[0] for m in summary["matched"])
+    return {
+        **report,
+        "faces": faces,
+        "voice": voice,
+        "summary": {
+            **summary,
+            "matched": kinds,
+            "unconsented": sorted(m.partition(":")[0] for m in summary["unconsented"]),
+            "reasons": [],
+        },
     }
 
 

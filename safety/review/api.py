@@ -15,7 +15,7 @@ from cameoguard.db import utcnow
 from cameoguard.deps import require_scope, short_session
 from cameoguard.errors import ApiError
 from safety.review import decisions, queue
-from safety.review.cases import aware
+from safety.review.cases import aware, case_reports
 from safety.review.routing import review_policy
 from safety.review.tables import ReviewCase
 
@@ -47,6 +47,7 @@ def case_view(case: ReviewCase, session: Any) -> dict[str, Any]:
         "opened_at": case.opened_at.isoformat(),
         "decided_at": case.decided_at.isoformat() if case.decided_at else None,
         "decisions": decisions.case_decisions(session, case.id),
+        "reports": case_reports(session, case.id),
     }
 
 
@@ -167,3 +168,8 @@ def page() -> HTMLResponse:
 @router.get("/review/review.js", include_in_schema=False)
 def script() -> FileResponse:
     return FileResponse(STATIC / "review.js", media_type="text/javascript")
+
+
+@router.get("/review/review.css", include_in_schema=False)
+def stylesheet() -> FileResponse:
+    return FileResponse(STATIC / "review.css", media_type="text/css")

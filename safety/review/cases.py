@@ -249,6 +249,14 @@ def open_appeal(
     )
 
 
+def case_reports(session: Session, case_id: str) -> list[dict[str, Any]]:
+    """The user reports filed into a case, with their notes (the reporters stay anonymous)."""
+    rows = session.scalars(
+        select(UserReport).where(UserReport.case_id == case_id).order_by(UserReport.id)
+    ).all()
+    return [{"reason": r.reason, "note": r.note, "at": r.created_at.isoformat()} for r in rows]
+
+
 def item_signals(session: Session, item_id: str) -> list[str]:
     """Every signal any case of the item carried (decided cases included)."""
     rows = session.scalars(select(ReviewCase.signals).where(ReviewCase.item_id == item_id))

@@ -4,11 +4,11 @@ import os
 import re
 
 import pytest
-from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from cameoguard.auth.keys import Scope
 from cameoguard.health import _model_checks, register_model_check
+from cameoguard.middleware import api_routes, route_scopes
 from cameoguard.ratelimit import reset_limiter
 from cameoguard.settings import reset_settings_cache
 from tests.conftest import auth, make_key
@@ -37,7 +37,8 @@ def test_readyz_reports_each_part(client: TestClient, monkeypatch: pytest.Monkey
     restriction_embedder()
 
     reset_settings_cache()
-    response = client.get("/readyz")
+    admin = make_key("admin")
+    response = client.get("/readyz", headers=auth(admin))
     body = response.json()
     assert set(body["parts"]) == {"database", "broker", "models"}
     assert body["parts"]["database"]["ok"] is True
@@ -67,7 +68,7 @@ def test_a_model_that_failed_to_load_fails_readiness(client: TestClient) -> None
 
     register_model_check("test-broken-model", broken)
     try:
-        response = client.get("/readyz")
+        response = client.get("/readyz", headers=auth(make_key("admin")))
         assert response.status_code == 503
         model = response.json()["parts"]["models"]["models"]["test-broken-model"]
         assert model["ok"] is False and "weights not found" in model["error"]
@@ -196,38 +197,15 @@ def test_docs_and_openapi_are_served(client: TestClient) -> None:
     assert "HTTPBearer" in spec["components"]["securitySchemes"]
 
 
-def _scope_guard(route: APIRoute) -> frozenset[str] | None:
-    """The scopes a route's key dependency admits (None: the route has none)."""
-    pending = list(route.dependant.dependencies)
-    while pending:
-        dependency = pending.pop()
-        scopes = getattr(dependency.call, "required_scopes", None)
-        if scopes is not None:
-            return frozenset(scopes)
-        pending.extend(dependency.dependencies)
-    return None
-
-
-def _api_routes(routes: list) -> list[APIRoute]:  # type: ignore[type-arg]
-    """Every APIRoute, including those of included routers."""
-    found: list[APIRoute] = []
-    for route in routes:
-        if isinstance(route, APIRoute):
-            found.append(route)
-        elif hasattr(route, "original_router"):
-            found.extend(_api_routes(route.original_router.routes))
-    return found
-
-
 def test_every_v1_route_enforces_its_scopes(client: TestClient) -> None:
     """Enumerates the app's routes: each /v1 route names the scopes it admits, and a valid key
     holding only another scope gets 403 before anything runs."""
     keys = {scope.value: make_key(scope.value, name=f"only-{scope.value}") for scope in Scope}
     checked = 0
-    routes = [r for r in _api_routes(client.app.routes) if r.path.startswith("/v1/")]  # type: ignore[attr-defined]
+    routes = [r for r in api_routes(client.app.routes) if r.path.startswith("/v1/")]  # type: ignore[attr-defined]
     assert len(routes) >= 40
     for route in routes:
-        allowed = _scope_guard(route)
+        allowed = route_scopes(route)
         assert allowed, f"{route.path} has no scope guard"
         concrete = re.sub(r"\{[^}]+\}", "x", route.path)
         for scope, key in keys.items():

@@ -150,7 +150,7 @@ def test_missing_model_fails_closed(client: TestClient, platform_key: str, monke
     monkeypatch.setattr(service, "_load_error", "ModelUnavailable: weights not found")
     engine_module.set_engine(None)
     try:
-        ready = client.get("/readyz")
+        ready = client.get("/readyz", headers=auth(make_key("admin")))
         assert ready.status_code == 503
         assert "weights not found" in json.dumps(ready.json())
         for path, body in (

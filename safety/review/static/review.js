@@ -106,7 +106,7 @@
       const rows = Object.entries(s.scores || {}).map(([k, v]) =>
         `<tr><td>${esc(k)}</td><td>${typeof v === "number" ? v.toFixed(3) : esc(v)}</td></tr>`).join("");
       const evidence = (s.evidence || []).slice(0, 6).map((e) => esc(JSON.stringify(e))).join("\n");
-      return `<h3 style="font-size:.85rem;margin:.6rem 0 .2rem">${esc(name)} <span class="muted">${esc(s.version)}</span></h3>
+      return `<h3 class="classifier">${esc(name)} <span class="muted">${esc(s.version)}</span></h3>
         <table>${rows}</table>${evidence ? `<pre>${evidence}</pre>` : ""}`;
     }).join("");
   }
@@ -139,10 +139,24 @@
     const prov = snap.provenance || {};
     $("reasons").innerHTML = `<strong>Why it is here</strong><ul class="reasons">${c.reasons.map((r) => `<li>${esc(r)}</li>`).join("")}</ul>` +
       (decision ? `<p class="muted">feed decision v${decision.version}: ${esc(decision.action)} (${esc(decision.policy)})</p>` : "") +
-      `<p class="muted">provenance: C2PA ${esc(prov.c2pa_state || "unknown")} · watermark ${esc(prov.watermark_id || "none")} · generation ${esc(prov.generation_id || "none")}</p>` +
+      `<p class="muted">provenance claimed by the platform (not verified): C2PA ${esc(prov.c2pa_state || "unknown")} · watermark ${esc(prov.watermark_id || "none")} · generation ${esc(prov.generation_id || "none")}</p>` +
+      verifiedHtml(snap) + reportsHtml(c) +
       (c.decisions.length ? `<p class="muted">earlier: ${c.decisions.map((d) => esc(d.action + "/" + d.reason_code)).join(", ")}</p>` : "");
     $("scores").innerHTML = scoresHtml(snap);
     loadMedia(c.case_id);
+  }
+
+  function verifiedHtml(snap) {
+    const evidence = (((snap.scores || {}).deepfake || {}).evidence || []).find((e) => e.kind === "provenance");
+    if (!evidence) return `<p class="muted">provenance not verified by cameoguard yet</p>`;
+    const signs = (evidence.ai_generated || []).map(esc).join("; ") || "no sign of AI generation";
+    return `<p class="muted">provenance verified by cameoguard: ${esc(evidence.verdict || "")} · ${signs}</p>`;
+  }
+
+  function reportsHtml(c) {
+    if (!(c.reports || []).length) return "";
+    return `<strong>User reports</strong><ul class="reasons">${c.reports.map((r) =>
+      `<li>${esc(r.reason)}${r.note ? ": " + esc(r.note) : ""}</li>`).join("")}</ul>`;
   }
 
   function choose(action) {
