@@ -70,10 +70,11 @@ def serve(
 @db_app.command("upgrade")
 def db_upgrade(revision: str = typer.Argument("head")) -> None:
     """Apply migrations up to REVISION (default: the latest)."""
+    from cameoguard.files import private_dir
     from cameoguard.migrate import upgrade
 
     settings = get_settings()
-    settings.home.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.home)
     upgrade(revision=revision)
     err.print(f"database at revision {revision}: {_redact(settings.effective_database_url)}")
 

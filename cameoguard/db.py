@@ -10,11 +10,13 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
+from pathlib import Path
 
-from sqlalchemy import MetaData, create_engine, event, text
+from sqlalchemy import MetaData, create_engine, event, make_url, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
+from cameoguard.files import private_file
 from cameoguard.settings import get_settings
 
 NAMING_CONVENTION = {
@@ -39,8 +41,19 @@ def utcnow() -> datetime:
 POOL_SIZE, MAX_OVERFLOW = 10, 40
 
 
+def prepare_sqlite_file(url: str) -> None:
+    """Creates a SQLite database file 0600 in a 0700 folder before SQLite opens it (it gives its
+    -wal and -shm files the same mode). Nothing for other databases."""
+    if not url.startswith("sqlite"):
+        return
+    database = make_url(url).database
+    if database and database != ":memory:":
+        private_file(Path(database))
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
+        prepare_sqlite_file(url)
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 30},

@@ -8,6 +8,7 @@ import os
 import shutil
 from pathlib import Path
 
+from cameoguard.files import private_dir
 from cameoguard.settings import get_settings
 
 CHUNK = 1 << 20
@@ -18,9 +19,7 @@ class MediaLocationError(ValueError):
 
 
 def store_root() -> Path:
-    root = get_settings().effective_media_dir
-    root.mkdir(parents=True, exist_ok=True)
-    return root.resolve()
+    return private_dir(get_settings().effective_media_dir).resolve()
 
 
 def _digest(path: Path) -> str:
@@ -40,10 +39,11 @@ def put(path: Path, suffix: str = ".mp4") -> str:
     target = store_root() / location
     if target.is_file():
         return location
-    target.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(target.parent)
     partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
     try:
         shutil.copyfile(path, partial)
+        partial.chmod(0o600)
         os.replace(partial, target)
     finally:
         partial.unlink(missing_ok=True)

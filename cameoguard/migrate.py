@@ -7,6 +7,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
+from cameoguard.db import prepare_sqlite_file
 from cameoguard.settings import get_settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -20,7 +21,9 @@ def alembic_config(url: str | None = None) -> Config:
 
 
 def upgrade(url: str | None = None, revision: str = "head") -> None:
-    command.upgrade(alembic_config(url), revision)
+    config = alembic_config(url)
+    prepare_sqlite_file(config.get_main_option("sqlalchemy.url") or "")
+    command.upgrade(config, revision)
 
 
 def current_revision(url: str | None = None) -> str | None:

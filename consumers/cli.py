@@ -3,7 +3,6 @@ workers."""
 
 from __future__ import annotations
 
-import signal
 import threading
 from typing import TYPE_CHECKING
 
@@ -15,6 +14,7 @@ if TYPE_CHECKING:  # the runner imports the Kafka client; commands import it whe
 
 worker_app = typer.Typer(help="Feed workers (run one per process).", no_args_is_help=True)
 err = Console(stderr=True)
+STOP_GRACE_S = 5.0  # a stopping worker finishes the message in hand within this, or exits anyway
 
 
 @worker_app.command("relay")
@@ -27,14 +27,17 @@ def relay(
 
     from cameoguard.settings import get_settings
     from consumers.relay import OutboxRelay, make_producer, pending_count, wait_until_drained
+    from consumers.runner import run_until_stopped
 
     servers = bootstrap or get_settings().kafka_bootstrap
-    try:
-        producer = make_producer(servers)
-    except KafkaError as exc:
-        err.print(f"[red]error:[/red] cannot reach the broker at {servers}: {exc}")
-        raise typer.Exit(1) from exc
     settings = get_settings()
+    producer = None
+    if once:
+        try:
+            producer = make_producer(servers)
+        except KafkaError as exc:
+            err.print(f"[red]error:[/red] cannot reach the broker at {servers}: {exc}")
+            raise typer.Exit(1) from exc
     worker = OutboxRelay(
         producer,
         topic_prefix=settings.kafka_topic_prefix,
@@ -43,16 +46,16 @@ def relay(
     )
     if once:
         drained = wait_until_drained(worker)
-        producer.close()
+        worker.close(timeout_s=5.0)
         err.print(f"published {worker.published}, dead-lettered {worker.dead_lettered}")
         raise typer.Exit(0 if drained else 1)
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
     err.print(f"relay publishing the outbox to {servers}; {pending_count()} pending")
-    worker.run(stop)
-    producer.close()
-    err.print(f"relay stopped: published {worker.published}, dead-lettered {worker.dead_lettered}")
+    finished = run_until_stopped(worker.run, threading.Event(), grace_s=STOP_GRACE_S)
+    worker.close()
+    err.print(
+        f"relay stopped{'' if finished else ' (abandoned a round the broker did not answer)'}: "
+        f"published {worker.published}, dead-lettered {worker.dead_lettered}"
+    )
 
 
 GroupOpt = typer.Option(None, "--group", help="Consumer group (default: the worker's name)")
@@ -63,7 +66,7 @@ def _run_worker(
     group: str, topics: list[str], handler: Handler, bootstrap: str | None, label: str
 ) -> None:
     from cameoguard.settings import get_settings
-    from consumers.runner import Worker, WorkerConfig, describe
+    from consumers.runner import Worker, WorkerConfig, describe, run_until_stopped
 
     settings = get_settings()
     config = WorkerConfig(
@@ -74,10 +77,11 @@ def _run_worker(
         topic_prefix=settings.kafka_topic_prefix,
     )
     worker = Worker(config, handler)
-    worker.install_signal_handlers()
     err.print(f"{label} consuming {', '.join(config.topics)} from {config.bootstrap}")
-    worker.run()
-    err.print(f"{label} stopped: {describe(worker)}")
+    finished = run_until_stopped(lambda _: worker.run(), worker.stop, grace_s=STOP_GRACE_S)
+    err.print(
+        f"{label} stopped{'' if finished else ' (abandoned its message)'}: {describe(worker)}"
+    )
 
 
 @worker_app.command("harassment")

@@ -67,7 +67,7 @@ class _JsonSerializer(Serializer):
 class OutboxRelay:
     def __init__(
         self,
-        producer: KafkaProducer,
+        producer: KafkaProducer | None,
         batch: int = 200,
         ack_timeout_s: float = 15.0,
         topic_prefix: str = "",
@@ -75,7 +75,7 @@ class OutboxRelay:
         heartbeat_s: float = 5.0,
         renew_producer: Callable[[], KafkaProducer] | None = None,
     ):
-        self.producer = producer
+        self._producer = producer
         self.renew_producer = renew_producer
         self._failures = 0
         self._round_failed = False
@@ -89,6 +89,27 @@ class OutboxRelay:
         self.ack_timeout_s = ack_timeout_s
         self.published = 0
         self.dead_lettered = 0
+
+    @property
+    def producer(self) -> KafkaProducer:
+        """The producer; made on first use when the relay started without one (a broker that is
+        not up yet), so a relay started before its broker waits for it instead of exiting."""
+        if self._producer is None:
+            if self.renew_producer is None:
+                raise RuntimeError("the relay has no producer and no way to make one")
+            self._producer = self.renew_producer()
+        return self._producer
+
+    @producer.setter
+    def producer(self, value: KafkaProducer | None) -> None:
+        self._producer = value
+
+    def close(self, timeout_s: float = 1.0) -> None:
+        """Closes the producer without waiting long on a broker that may be gone."""
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            with contextlib.suppress(Exception):
+                producer.close(timeout=timeout_s)
 
     def _send(self, event: OutboxEvent) -> Any:
         headers = [("event-id", str(event.id).encode()), ("source", b"outbox")]
@@ -205,8 +226,9 @@ class OutboxRelay:
         if self._failures >= 2 and self.renew_producer is not None:
             log.warning("renewing the producer after repeated failures")
             with contextlib.suppress(Exception):  # the old producer is unusable anyway
-                self.producer.close(timeout=1)
-            self.producer = self.renew_producer()
+                if self._producer is not None:
+                    self._producer.close(timeout=1)
+            self._producer = None  # made again on the next round (the broker may still be down)
             self._failures = 0
 
     def run(self, stop: threading.Event, idle_s: float = 0.2, max_backoff_s: float = 10.0) -> None:
@@ -235,7 +257,9 @@ class OutboxRelay:
                         self._last_heartbeat = time.monotonic()
                         self._failed()
                 stop.wait(backoff)
-        self.producer.flush(timeout=self.ack_timeout_s)
+        with contextlib.suppress(Exception):  # what is not acknowledged stays pending anyway
+            if self._producer is not None:
+                self._producer.flush(timeout=2)
 
 
 def pending_count() -> int:

@@ -5,10 +5,15 @@ For each message: validate it against its topic's schema, call the worker's hand
 writes its result, and any events it causes, in one database transaction), and only then commit
 the offset. A failing handler is retried with backoff; a message that still fails, or that fails
 its schema, goes to the group's dead-letter topic with the error, and the worker moves on.
-SIGTERM finishes the message in hand, commits, and leaves the group."""
+A broker that cannot be reached or times out never ends the worker: it closes its clients,
+waits (with backoff) and connects again; uncommitted messages are delivered again and handled
+idempotently. SIGTERM finishes the message in hand, commits, and leaves the group; a process
+that cannot finish within its grace period (a broker that does not answer) exits anyway, and
+its uncommitted messages go to another instance."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import signal
@@ -20,6 +25,7 @@ from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
+from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 from prometheus_client import Counter, Gauge, Histogram
 from pydantic import ValidationError
@@ -64,6 +70,7 @@ class Worker:
         self.stop = threading.Event()
         self.handled = 0
         self.dead_lettered = 0
+        self.reconnects = 0
         self._consumer: KafkaConsumer | None = None
         self._producer: KafkaProducer | None = None
 
@@ -143,31 +150,48 @@ class Worker:
         lag = sum(max(0, ends[p] - (self._consumer.position(p) or 0)) for p in assigned)
         LAG.labels(self.config.group).set(lag)
 
-    def run(self) -> None:
+    def run(self, max_backoff_s: float = 10.0) -> None:
         """Until `stop` is set. Each record is handled, then its offset committed."""
-        self._connect()
-        assert self._consumer is not None
-        try:
-            while not self.stop.is_set():
-                batches = self._consumer.poll(timeout_ms=self.config.poll_ms)
-                for records in batches.values():
-                    for record in records:
-                        # The message in hand is finished even when SIGTERM arrives meanwhile.
-                        self._handle(record)
-                        self._commit(record)
-                        if self.stop.is_set():
-                            break
-                    if self.stop.is_set():
-                        break
-                self._update_lag()
-        finally:
-            self._consumer.close()
-            if self._producer is not None:
-                self._producer.close()
+        backoff = self.config.backoff_s
+        while not self.stop.is_set():
+            try:
+                self._connect()
+                backoff = self.config.backoff_s
+                self._consume()
+            except KafkaError as exc:  # unreachable or timing out: reconnect after a pause
+                self.reconnects += 1
+                log.warning(
+                    "broker trouble; reconnecting",
+                    extra={"group": self.config.group, "error": f"{type(exc).__name__}: {exc}"},
+                )
+                self.stop.wait(backoff)
+                backoff = min(max_backoff_s, backoff * 2)
+            finally:
+                self._close()
 
-    def install_signal_handlers(self) -> None:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: self.stop.set())
+    def _consume(self) -> None:
+        assert self._consumer is not None
+        while not self.stop.is_set():
+            batches = self._consumer.poll(timeout_ms=self.config.poll_ms)
+            for records in batches.values():
+                for record in records:
+                    # The message in hand is finished even when SIGTERM arrives meanwhile.
+                    self._handle(record)
+                    self._commit(record)
+                    if self.stop.is_set():
+                        return
+            self._update_lag()
+
+    def _close(self) -> None:
+        """Closes the clients without waiting on a broker that may be gone."""
+        consumer, producer = self._consumer, self._producer
+        self._consumer, self._producer = None, None
+        if consumer is not None:
+            with contextlib.suppress(Exception):
+                consumer.close(autocommit=False)
+        if producer is not None:
+            with contextlib.suppress(Exception):
+                producer.close(timeout=1)
 
 
 def describe(worker: Worker) -> dict[str, Any]:
@@ -175,4 +199,21 @@ def describe(worker: Worker) -> dict[str, Any]:
         "group": worker.config.group,
         "handled": worker.handled,
         "dead_lettered": worker.dead_lettered,
+        "reconnects": worker.reconnects,
     }
+
+
+def run_until_stopped(
+    work: Callable[[threading.Event], None], stop: threading.Event, grace_s: float = 10.0
+) -> bool:
+    """Runs `work(stop)` in a thread until SIGTERM or SIGINT sets `stop`, then gives it
+    `grace_s` to finish. Returns False when it had to be abandoned (the process then exits
+    anyway: nothing unacknowledged was marked done, so nothing is lost)."""
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    thread = threading.Thread(target=work, args=(stop,), name="worker", daemon=True)
+    thread.start()
+    while thread.is_alive() and not stop.is_set():
+        thread.join(timeout=0.5)
+    thread.join(timeout=grace_s)
+    return not thread.is_alive()

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from cameoguard.files import private_dir
 from cameoguard.settings import Settings, get_settings
 
 DEV_DIR_NAME = "signing"
@@ -111,8 +112,9 @@ def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
 
 
 def create_dev_chain(directory: Path, organization: str = "cameoguard") -> dict[str, Path]:
-    """Writes root.pem, chain.pem (leaf + intermediate), leaf.key (0600) and anchors.pem."""
-    directory.mkdir(parents=True, exist_ok=True)
+    """Writes root.pem, chain.pem (leaf + intermediate), leaf.key (0600) and anchors.pem, in a
+    0700 folder."""
+    private_dir(directory)
     root_key = ec.generate_private_key(ec.SECP256R1())
     root = _cert(
         f"{organization} dev root CA", root_key, None, root_key, None,

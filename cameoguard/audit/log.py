@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from cameoguard.audit.tables import AuditEntry, AuditHead
+from cameoguard.audit.tables import AuditCheckpoint, AuditEntry, AuditHead
 from cameoguard.crypto import derive_key
 
 GENESIS = "0" * 64
@@ -95,19 +95,49 @@ class ChainProblem:
 class ChainReport:
     entries: int
     problems: list[ChainProblem]
+    last_seq: int = 0
+    last_hash: str = GENESIS
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
 
-def verify_chain(session: Session) -> ChainReport:
-    """Walks the whole chain and reports every break: edited, missing or extra rows."""
+def _checkpoint_mac(key: bytes, seq: int, entry_hash_: str, verified_at: str) -> str:
+    return hmac.new(
+        key, f"checkpoint|{seq}|{entry_hash_}|{verified_at}".encode(), "sha256"
+    ).hexdigest()
+
+
+def _start(session: Session, key: bytes, full: bool) -> tuple[int, str, list[ChainProblem]]:
+    """Where a verification starts: the genesis, or the last checkpoint if it is genuine and its
+    entry still carries the hash it had then."""
+    if full:
+        return 1, GENESIS, []
+    point = session.scalar(select(AuditCheckpoint).order_by(AuditCheckpoint.seq.desc()).limit(1))
+    if point is None:
+        return 1, GENESIS, []
+    expected = _checkpoint_mac(key, point.seq, point.hash, point.verified_at)
+    if not hmac.compare_digest(point.mac, expected):
+        return 1, GENESIS, [ChainProblem(point.seq, "checkpoint forged: verified from the start")]
+    entry = session.get(AuditEntry, point.seq)
+    if entry is None or entry.hash != point.hash:
+        return 1, GENESIS, [ChainProblem(point.seq, "the checkpointed entry changed since")]
+    return point.seq + 1, point.hash, []
+
+
+def verify_chain(session: Session, full: bool = True) -> ChainReport:
+    """Walks the chain and reports every break: edited, missing or extra rows. `full=False`
+    starts after the last checkpoint (falling back to a full walk when the checkpoint does not
+    hold); `entries` counts the entries walked."""
     key = derive_key("audit-chain")
-    problems: list[ChainProblem] = []
-    expected_seq, prev_hash, count = 1, GENESIS, 0
+    expected_seq, prev_hash, problems = _start(session, key, full)
+    count = 0
     rows: Iterator[AuditEntry] = session.scalars(
-        select(AuditEntry).order_by(AuditEntry.seq).execution_options(yield_per=1000)
+        select(AuditEntry)
+        .where(AuditEntry.seq >= expected_seq)
+        .order_by(AuditEntry.seq)
+        .execution_options(yield_per=1000)
     )
     for entry in rows:
         count += 1
@@ -130,11 +160,34 @@ def verify_chain(session: Session) -> ChainReport:
                 f"chain ends at {expected_seq - 1} but the head says {head.seq} (tail deleted)",
             )
         )
-    return ChainReport(entries=count, problems=problems)
+    return ChainReport(
+        entries=count, problems=problems, last_seq=expected_seq - 1, last_hash=prev_hash
+    )
 
 
-def recent(session: Session, limit: int = 50, subject: str | None = None) -> list[AuditEntry]:
+def save_checkpoint(session: Session, report: ChainReport) -> None:
+    """Records how far an intact chain was verified (nothing for a broken one)."""
+    if not report.ok or report.last_seq < 1:
+        return
+    if session.get(AuditCheckpoint, report.last_seq) is not None:
+        return
+    at = timestamp()
+    mac = _checkpoint_mac(derive_key("audit-chain"), report.last_seq, report.last_hash, at)
+    session.add(
+        AuditCheckpoint(seq=report.last_seq, hash=report.last_hash, verified_at=at, mac=mac)
+    )
+
+
+def recent(
+    session: Session,
+    limit: int = 50,
+    subject: str | None = None,
+    before_seq: int | None = None,
+) -> list[AuditEntry]:
+    """The newest entries first; `before_seq` pages back through older ones."""
     query = select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(limit)
     if subject is not None:
         query = query.where(AuditEntry.subject == subject)
+    if before_seq is not None:
+        query = query.where(AuditEntry.seq < before_seq)
     return list(session.scalars(query))

@@ -37,3 +37,19 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger)
     last_hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditCheckpoint(Base):
+    """A point up to which the chain was verified: the entry's seq and hash, MACed under the
+    audit key so that nobody without the secret can move it. A routine verification walks only
+    the entries after the last checkpoint (and checks that entry still has its hash); a full one
+    walks everything."""
+
+    __tablename__ = "audit_checkpoints"
+
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    )
+    hash: Mapped[str] = mapped_column(String(64))
+    verified_at: Mapped[str] = mapped_column(String(32))
+    mac: Mapped[str] = mapped_column(String(64))

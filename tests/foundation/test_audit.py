@@ -146,3 +146,37 @@ def test_console_script_detects_the_edit(database: str) -> None:
     result = subprocess.run([exe, "audit", "verify"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert "BROKEN" in result.stderr and "seq 1" in result.stderr
+
+
+def test_audit_reads_are_paged_and_audited(client, admin_key: str) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import auth
+
+    append(7)
+    first = client.get("/v1/audit/entries?limit=4", headers=auth(admin_key))
+    assert first.status_code == 200
+    seqs = [e["seq"] for e in first.json()]
+    assert seqs == sorted(seqs, reverse=True) and len(seqs) == 4
+    cursor = first.headers["x-next-before-seq"]
+    older = client.get(f"/v1/audit/entries?limit=50&before_seq={cursor}", headers=auth(admin_key))
+    assert [e["seq"] for e in older.json()] == list(range(int(cursor) - 1, 0, -1))
+    assert "x-next-before-seq" not in older.headers
+    newest = client.get("/v1/audit/entries?limit=3", headers=auth(admin_key)).json()
+    reads = [e for e in newest if e["action"] == "audit.read"]
+    assert reads and reads[0]["actor"].startswith("key:")
+
+
+def test_verification_resumes_from_a_checkpoint_it_can_trust(client, admin_key: str) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import auth
+
+    append(20)
+    full = client.get("/v1/audit/verify", headers=auth(admin_key)).json()
+    assert full["ok"] and full["entries"] >= 20
+    append(3)
+    since = client.get("/v1/audit/verify", headers=auth(admin_key)).json()
+    assert since["ok"] and since["entries"] <= 5  # three new ones, the read of the last check
+    everything = client.get("/v1/audit/verify?full=true", headers=auth(admin_key)).json()
+    assert everything["ok"] and everything["entries"] > 23
+    raw("UPDATE audit_checkpoints SET seq = seq + 1000")  # someone with database access
+    forged = client.get("/v1/audit/verify", headers=auth(admin_key)).json()
+    assert not forged["ok"]
+    assert "checkpoint forged" in forged["problems"][0]["problem"]
