@@ -10,8 +10,8 @@ def feed_clips(home: Path, signed: int, seed: int) -> list[str]:
     """Makes `signed` 10 s generator clips (visible mark, watermarks, C2PA manifest, generation
     record) and one unsigned selfie clip; stores them in the media store and returns their
     locations, the signed ones first. Migrates the database and loads the signing key first."""
+    from assembly.migrate import upgrade
     from cameoguard import media_store
-    from cameoguard.migrate import upgrade
     from cameoguard.settings import get_settings
     from provenance.keys import load_signing_material
     from provenance.records import GenerationFacts

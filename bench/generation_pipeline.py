@@ -33,7 +33,7 @@ PROMPTS = [
 
 def _setup(home: Path) -> None:
     os.environ["CAMEOGUARD_HOME"] = str(home)
-    from cameoguard.migrate import upgrade
+    from assembly.migrate import upgrade
     from cameoguard.settings import get_settings
     from provenance.keys import load_signing_material
 
@@ -76,11 +76,12 @@ def _states(ids: list[str]) -> dict[str, str]:
 
 
 def step_times(runs: int) -> dict[str, list[float]]:
+    from assembly.workers import generator_tools
     from cameoguard.db import session_scope
     from generator.tables import GenerationJob
-    from generator.worker import make_tools, work
+    from generator.worker import work
 
-    tools = make_tools()
+    tools = generator_tools()
     ids = _submit(runs + 1, "steps")
     work(threading.Event(), tools, name="bench", until_idle=True)
     per_step: dict[str, list[float]] = {}
@@ -102,7 +103,7 @@ def throughput(workers: int, jobs: int, logs: Path) -> float:
                 [
                     sys.executable,
                     "-c",
-                    "from cameoguard.cli import main; main()",
+                    "from assembly.cli import main; main()",
                     "worker",
                     "generator",
                 ],

@@ -34,14 +34,15 @@ from kafka.errors import KafkaError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from assembly.reactions import consumer_groups
 from bench._abuse import jpeg_bomb, rss_mb, run_abuse, video_bomb
 from bench._feed_clips import feed_clips
 from bench._http import OpenLoopResult, build_post, open_loop
 from bench._machine import describe
 from bench.feed_throughput import CAPTIONS
 from bench.moderation_latency import free_port, make_key, start_server
+from consumers.groups import topic_names
 from consumers.lag import group_lag, total_lag
-from consumers.schemas import GROUP_TOPICS, group_topic_names
 from tests.media_factory import make_clip
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,8 +62,9 @@ def _broker_lag(bootstrap: str) -> int:
 
     prefix = get_settings().kafka_topic_prefix  # the workers' own prefix (same environment)
     return sum(
-        total_lag(group_lag(bootstrap, group, group_topic_names(group, prefix)))
-        for group in GROUP_TOPICS
+        total_lag(group_lag(bootstrap, group, topic_names(topics, prefix)))
+        for group, topics in consumer_groups().items()
+        if group in ("signals", "reactions")
     )
 
 
@@ -112,10 +114,10 @@ def main() -> int:
         server = start_server(home, port, None)
         procs.append(server)
         key = make_key(home, None)
-        code = "from cameoguard.cli import main; main()"
-        for name in ("relay", "harassment", "minors", "deepfake", "aggregator"):
-            log = (home / f"{name}.log").open("wb")
-            procs.append(subprocess.Popen([sys.executable, "-c", code, "worker", name],
+        code = "from assembly.cli import main; main()"
+        for command in (["relay"], ["score", "all"], ["reactions"]):
+            log = (home / f"{command[-1]}.log").open("wb")
+            procs.append(subprocess.Popen([sys.executable, "-c", code, "worker", *command],
                                           stdout=log, stderr=subprocess.STDOUT))  # fmt: skip
         time.sleep(25)  # model loading and consumer-group joins
         base = f"http://127.0.0.1:{port}"
@@ -218,7 +220,8 @@ def main() -> int:
     feed = np.array([decided[i] - published[i] for i in decided]) if decided else np.array([0.0])
     print(f"machine: {describe()}")
     print(f"load for {seconds:.0f} s: {args.check_rate:g} prompt checks/s and "
-          f"{args.feed_rate:g} feed items/s; service, broker, 5 workers, 1 machine")  # fmt: skip
+          f"{args.feed_rate:g} feed items/s; service, broker, relay, scoring and reactions "
+          "workers, 1 machine")  # fmt: skip
     print(f"checks: n={len(lat)} p50={np.percentile(lat, 50):.1f} ms "
           f"p99={np.percentile(lat, 99):.1f} ms errors={errors['checks']}")  # fmt: skip
     print(f"feed: published={len(published)} decided={len(decided)} publish errors="

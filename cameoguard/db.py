@@ -1,13 +1,13 @@
 """Database engine, sessions and the declarative base shared by every area's tables.
 
 SQLite is the embedded default; PostgreSQL is the production database. Each area declares its
-tables on `Base` in its own `tables.py`; `cameoguard.migrations` holds the Alembic history.
+tables on `Base` in its own `tables.py`; `assembly.migrations` holds the Alembic history.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
@@ -83,6 +83,8 @@ def make_engine(url: str) -> Engine:
 
 _engine: Engine | None = None
 _sessionmaker: sessionmaker[Session] | None = None
+# Called whenever the engine is reset (what was cached from the old database is dropped).
+reset_listeners: list[Callable[[], None]] = []
 
 
 def get_engine() -> Engine:
@@ -99,9 +101,8 @@ def reset_engine() -> None:
     if _engine is not None:
         _engine.dispose()
     _engine, _sessionmaker = None, None
-    from cameoguard.auth.cache import forget_all  # keys cached from the old database
-
-    forget_all()
+    for listener in reset_listeners:
+        listener()
 
 
 # SQLite admits one writer at a time and makes the others sleep with back-off, which turns a burst

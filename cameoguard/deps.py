@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from cameoguard.auth.guard import DATABASE_ERRORS, admit, database_unavailable
-from cameoguard.auth.keys import Principal, Scope
+from cameoguard.auth.principal import Principal, Scope
 from cameoguard.db import session_scope
 from cameoguard.errors import ApiError
+from cameoguard.services import Services
 
+T = TypeVar("T")
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer cg_...`")
 
 
@@ -59,4 +62,14 @@ def require_scope(*scopes: Scope) -> Callable[..., Principal]:
         return principal
 
     dependency.required_scopes = allowed  # type: ignore[attr-defined]
+    return dependency
+
+
+def service(kind: type[T]) -> Callable[[Request], T]:
+    """A dependency giving the implementation of `kind` the assembly provided to the app."""
+
+    def dependency(request: Request) -> T:
+        services: Services = request.app.state.services
+        return services.get(kind)
+
     return dependency

@@ -1,10 +1,14 @@
-"""The aggregator: joins the classifier workers' scores per item and decides with the feed
-policy (`policies/feed.yaml`): publish, age-restrict, remove, or review with a priority.
+"""The aggregator: joins the signals' scores per item and decides with the feed policy
+(`policies/feed.yaml`): publish, age-restrict, remove, or review with a priority.
 
-Triggered by `content.scores`; reads the item's latest score per classifier from the database
-(the workers wrote them there), decides once every required classifier has scored, and writes
-the decision and its `content.decisions` event in one transaction. Idempotent: the decision is
-keyed by a digest of its inputs, so replaying the topic changes nothing."""
+Triggered by `content.scores`; reads the item's latest score per signal from the database (the
+workers wrote them there), decides once every required signal has scored, and writes the
+decision and its `content.decisions` event in one transaction. Idempotent: the decision is
+keyed by a digest of its inputs, so replaying the topic changes nothing.
+
+The feed's reactions (`reactions`): decide an item on `content.scores`, and take down (revoked)
+or send back to review (permissions changed) every item that used a cameo on
+`consent.revoked`."""
 
 from __future__ import annotations
 
@@ -13,20 +17,21 @@ import json
 
 from sqlalchemy import func, select
 
-from cameoguard.db import session_scope
-from cameoguard.events import emit
-from consumers.feed_policy import FeedPolicy, decide, signals_of
-from consumers.items import apply_action, review_snapshot
-from consumers.runner import PermanentError
-from consumers.schemas import (
+from cameoguard.contracts import (
+    CONSENT_REVOKED,
     CONTENT_DECISIONS,
+    CONTENT_SCORES,
     ConsentRevoked,
     ContentDecision,
     ContentScores,
     Message,
+    Reaction,
 )
+from cameoguard.db import session_scope
+from cameoguard.events import emit
+from consumers.feed_policy import FeedPolicy, decide, signals_of
+from consumers.items import apply_action, review_snapshot
 from consumers.tables import FeedDecision, FeedItem, FeedScore
-from generator.jobs import cancel_jobs_using
 from safety.review.cases import CaseRequest, open_case
 from safety.review.routing import review_policy
 
@@ -75,8 +80,8 @@ def aggregate(policy: FeedPolicy, item_id: str) -> FeedDecision | None:
     """Decides for one item if it can; returns the new decision, or None (waiting or replay)."""
     with session_scope(write=True) as session:
         latest = _latest_scores(session, item_id)
-        if any(name not in latest for name in policy.require):
-            return None  # still waiting for a classifier
+        if any(name not in latest for name in policy.required):
+            return None  # still waiting for a signal
         risks = {name: float(row.scores.get("risk", 0.0)) for name, row in latest.items()}
         inputs = {
             "policy": policy.ref,
@@ -127,17 +132,10 @@ def aggregate(policy: FeedPolicy, item_id: str) -> FeedDecision | None:
 
 
 def items_using_cameo(session, cameo_id: str) -> list[str]:  # type: ignore[no-untyped-def]
-    """Items whose deepfake evidence names the cameo (declared, in our record, or matched).
-    A scan over deepfake scores: fine for the embedded default, an index for large feeds."""
-    found = set()
-    rows = session.execute(
-        select(FeedScore.item_id, FeedScore.evidence).where(FeedScore.classifier == "deepfake")
-    ).all()
-    for item_id, evidence in rows:
-        for entry in evidence or []:
-            if entry.get("cameo_id") == cameo_id or cameo_id in (entry.get("ids") or []):
-                found.add(item_id)
-    return sorted(found)
+    """Items any signal saw the cameo in (declared, in our record, or matched). A scan over the
+    scores' `cameos_seen`: fine for the embedded default, an index for large feeds."""
+    rows = session.execute(select(FeedScore.item_id, FeedScore.cameos_seen)).all()
+    return sorted({item_id for item_id, seen in rows if cameo_id in (seen or [])})
 
 
 def apply_revocation(policy: FeedPolicy, event: ConsentRevoked) -> list[FeedDecision]:
@@ -188,24 +186,18 @@ def apply_revocation(policy: FeedPolicy, event: ConsentRevoked) -> list[FeedDeci
     return made
 
 
-def make_handler(policy: FeedPolicy):  # type: ignore[no-untyped-def]
-    def handle(topic: str, message: Message, headers: dict[str, str]) -> None:
-        if isinstance(message, ContentScores):
-            aggregate(policy, message.item_id)
-        elif isinstance(message, ConsentRevoked):
-            apply_revocation(policy, message)
-            if message.reason == "revoked":
-                with session_scope(write=True) as session:
-                    cancel_jobs_using(
-                        session, message.cameo_id, f"cameo {message.cameo_id} was revoked"
-                    )
-        elif isinstance(message, ContentDecision):
-            if message.source == "review":  # a reviewer decided: apply it to the item
-                with session_scope(write=True) as session:
-                    apply_action(
-                        session, message.item_id, message.action, "review", message.reasons
-                    )
-        else:
-            raise PermanentError(f"aggregator got a {type(message).__name__}")
+def reactions(policy: FeedPolicy) -> list[Reaction]:
+    """The feed's reactions to events."""
 
-    return handle
+    def decide_item(message: Message) -> None:
+        assert isinstance(message, ContentScores)
+        aggregate(policy, message.item_id)
+
+    def take_down_items(message: Message) -> None:
+        assert isinstance(message, ConsentRevoked)
+        apply_revocation(policy, message)
+
+    return [
+        Reaction("feed.decide_item", CONTENT_SCORES, decide_item),
+        Reaction("feed.take_down_items_of_revoked_cameo", CONSENT_REVOKED, take_down_items),
+    ]

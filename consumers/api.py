@@ -15,13 +15,14 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from cameoguard import media_store
-from cameoguard.auth.keys import Principal, Scope
+from cameoguard.auth.principal import Principal, Scope
+from cameoguard.contracts import FeedItemRequest
 from cameoguard.deps import require_scope, short_session
 from cameoguard.errors import ApiError
 from cameoguard.settings import get_settings
 from cameoguard.uploads import accepts_upload, spool_body
 from consumers.feed_policy import feed_policy, signals_of
-from consumers.items import NewItem, item_view, publish, review_snapshot
+from consumers.items import item_view, publish, review_snapshot
 from consumers.tables import FeedDecision, FeedItem
 from safety.media import estimate_work
 from safety.review.cases import (
@@ -101,7 +102,7 @@ def publish_item(body: PublishRequest, principal: Principal = Depends(platform))
     unknown = set(body.provenance) - {"watermark_id", "generation_id", "c2pa_state"}
     if unknown:
         raise ApiError(422, f"unknown provenance fields {sorted(unknown)}")
-    new = NewItem(
+    new = FeedItemRequest(
         item_id=body.item_id,
         author_id=body.author_id,
         media_location=body.media_location,

@@ -1,5 +1,6 @@
-"""`cameoguard worker ...`: the processes of the feed: the outbox relay and the classifier
-workers."""
+"""`cameoguard worker ...`: the processes of the feed: the outbox relay and the scoring workers
+(one per signal of the registry, or all signals in one process). The assembly adds the
+reactions worker and the others."""
 
 from __future__ import annotations
 
@@ -62,7 +63,7 @@ GroupOpt = typer.Option(None, "--group", help="Consumer group (default: the work
 BootstrapOpt = typer.Option(None, help="Kafka bootstrap servers (default: settings)")
 
 
-def _run_worker(
+def run_worker(
     group: str, topics: list[str], handler: Handler, bootstrap: str | None, label: str
 ) -> None:
     from cameoguard.settings import get_settings
@@ -84,121 +85,33 @@ def _run_worker(
     )
 
 
-@worker_app.command("harassment")
-def harassment(
+@worker_app.command("score")
+def score(
+    name: str = typer.Argument(..., help="A signal of the registry, or `all`"),
     bootstrap: str = BootstrapOpt,
     group: str = GroupOpt,
 ) -> None:
-    """Score captions of published items for harassment (consumer group `harassment`)."""
-    from consumers.harassment import make_handler
-    from consumers.schemas import GROUP_TOPICS
-    from safety.policy.engine import get_engine
-
-    _run_worker(
-        group or "harassment",
-        GROUP_TOPICS["harassment"],
-        make_handler(get_engine()),
-        bootstrap,
-        "harassment worker",
-    )
-
-
-@worker_app.command("aggregator")
-def aggregator(
-    bootstrap: str = BootstrapOpt,
-    group: str = GroupOpt,
-) -> None:
-    """Decide per item from the classifiers' scores, and take down or re-review items whose
-    cameo consent was revoked (consumer group `aggregator`)."""
-    from consumers.aggregator import make_handler
-    from consumers.feed_policy import load_feed_policy
-    from consumers.schemas import GROUP_TOPICS
-
-    policy = load_feed_policy()
-    _run_worker(
-        group or "aggregator",
-        GROUP_TOPICS["aggregator"],
-        make_handler(policy),
-        bootstrap,
-        f"aggregator ({policy.ref})",
-    )
-
-
-@worker_app.command("minors")
-def minors(
-    bootstrap: str = BootstrapOpt,
-    group: str = GroupOpt,
-) -> None:
-    """Score published items for minors risk (consumer group `minors`)."""
+    """Score published items with one signal (consumer group: the signal's name), or with every
+    signal in one process (`all`, group `signals`: each item's media is analysed once)."""
+    from cameoguard.contracts import CONTENT_PUBLISHED
     from cameoguard.settings import get_settings
-    from consumers.feed_policy import load_feed_policy
-    from consumers.minors import score_item
-    from consumers.schemas import GROUP_TOPICS
+    from consumers.feed_policy import feed_policy
     from consumers.scoring import scoring_handler
-    from safety.consent.models import get_models
-    from safety.policy.engine import get_engine
+    from consumers.signals.base import SignalTools
+    from consumers.signals.registry import SIGNALS
 
-    engine, models, policy = get_engine(), get_models(), load_feed_policy()
-    margin = get_settings().minor_age_margin
-    handler = scoring_handler(lambda item: score_item(item, engine, models, policy, margin))
-    _run_worker(group or "minors", GROUP_TOPICS["minors"], handler, bootstrap, "minors worker")
-
-
-@worker_app.command("deepfake")
-def deepfake(
-    bootstrap: str = BootstrapOpt,
-    group: str = GroupOpt,
-) -> None:
-    """Score published items for deepfake risk (consumer group `deepfake`)."""
-    from consumers.deepfake import score_item
-    from consumers.schemas import GROUP_TOPICS
-    from consumers.scoring import scoring_handler
-    from safety.consent.models import get_models
-
-    models = get_models()
-    handler = scoring_handler(lambda item: score_item(item, models))
-    _run_worker(
-        group or "deepfake", GROUP_TOPICS["deepfake"], handler, bootstrap, "deepfake worker"
+    if name != "all" and name not in SIGNALS:
+        err.print(f"[red]error:[/red] unknown signal {name!r}; one of: all, {', '.join(SIGNALS)}")
+        raise typer.Exit(2)
+    tools = SignalTools(settings=get_settings(), feed_policy=feed_policy())
+    chosen = list(SIGNALS) if name == "all" else [name]
+    signals = [SIGNALS[n](tools) for n in chosen]
+    for signal in signals:  # load what they need now, not on the first message
+        signal.full_version()
+    run_worker(
+        group or ("signals" if name == "all" else name),
+        [CONTENT_PUBLISHED],
+        scoring_handler(signals, tools),
+        bootstrap,
+        f"{name} scoring worker",
     )
-
-
-@worker_app.command("lag")
-def lag(
-    group: list[str] = typer.Option(
-        None, "--group", help="Consumer group(s) (default: every worker's own group)"
-    ),
-    bootstrap: str = BootstrapOpt,
-    as_json: bool = typer.Option(False, "--json", help="One JSON object per partition"),
-) -> None:
-    """How far each consumer group is behind, from the broker: the high watermark minus the
-    group's committed offset, per partition."""
-    import json
-
-    from kafka.errors import KafkaError
-
-    from cameoguard.settings import get_settings
-    from consumers.lag import group_lag, total_lag
-    from consumers.schemas import GROUP_TOPICS, group_topic_names
-
-    settings = get_settings()
-    servers = bootstrap or settings.kafka_bootstrap
-    for name in group or list(GROUP_TOPICS):
-        topics = group_topic_names(name, settings.kafka_topic_prefix)
-        try:
-            partitions = group_lag(servers, name, topics)
-        except (KafkaError, TimeoutError) as exc:
-            err.print(f"[red]error:[/red] {name}: cannot read lag from {servers}: {exc}")
-            raise typer.Exit(1) from exc
-        if as_json:
-            for p in partitions:
-                record = {
-                    "group": name,
-                    "topic": p.topic,
-                    "partition": p.partition,
-                    "committed": p.committed,
-                    "high_watermark": p.high_watermark,
-                    "lag": p.lag,
-                }
-                typer.echo(json.dumps(record))
-        else:
-            typer.echo(f"{name}: {total_lag(partitions)} behind over {len(partitions)} partitions")

@@ -1,4 +1,4 @@
-"""The feed's thresholds (`policies/feed.yaml`) and the decision they give for an item's risk
+"""The feed's policy (`policies/feed.yaml`) and the decision it gives for an item's risk
 scores. Pure: no database, no broker."""
 
 from __future__ import annotations
@@ -9,36 +9,24 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from consumers.signals.base import Thresholds
+from consumers.signals.registry import SIGNALS
 from safety.policy.pack import POLICIES_DIR, load_yaml_model
 
 SEVERITY = {"publish": 0, "age_restrict": 1, "review": 2, "remove": 3}
-CLASSIFIERS = ("deepfake", "minors", "harassment")
-
-
-class ClassifierThresholds(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    age_restrict: float | None = Field(None, ge=0, le=1)
-    review: float = Field(ge=0, le=1)
-    remove: float | None = Field(None, ge=0, le=1)
-    priority: int = Field(ge=1, le=5)
-
-    @model_validator(mode="after")
-    def _ordered(self) -> ClassifierThresholds:
-        if self.remove is not None and self.remove < self.review:
-            raise ValueError("remove must be at least review")
-        if self.age_restrict is not None and self.age_restrict > self.review:
-            raise ValueError("age_restrict must be at most review")
-        return self
 
 
 class FeedPolicy(BaseModel):
+    """The feed's policy: which signals must have scored before deciding (default: every
+    registered signal), per-signal thresholds overriding the signals' own defaults, and the
+    caption words that hint at a minor. Signal names are checked against the registry."""
+
     model_config = ConfigDict(extra="forbid")
 
     id: str
     version: int = Field(ge=1)
-    require: list[str]
-    classifiers: dict[str, ClassifierThresholds]
+    require: list[str] | None = None
+    classifiers: dict[str, Thresholds] = Field(default_factory=dict)
     minor_terms: list[str] = Field(default_factory=list)
 
     @field_validator("minor_terms")
@@ -53,17 +41,25 @@ class FeedPolicy(BaseModel):
 
     @model_validator(mode="after")
     def _known(self) -> FeedPolicy:
-        for name in [*self.require, *self.classifiers]:
-            if name not in CLASSIFIERS:
-                raise ValueError(f"unknown classifier {name!r} (known: {', '.join(CLASSIFIERS)})")
-        missing = set(self.require) - set(self.classifiers)
-        if missing:
-            raise ValueError(f"required classifiers without thresholds: {sorted(missing)}")
+        for name in [*(self.require or []), *self.classifiers]:
+            if name not in SIGNALS:
+                raise ValueError(f"unknown signal {name!r} (known: {', '.join(SIGNALS)})")
         return self
 
     @property
     def ref(self) -> str:
         return f"{self.id}@{self.version}"
+
+    @property
+    def required(self) -> list[str]:
+        return list(self.require) if self.require is not None else list(SIGNALS)
+
+    def thresholds(self, name: str) -> Thresholds | None:
+        """The thresholds of a signal: the policy's own, else the signal's defaults."""
+        if name in self.classifiers:
+            return self.classifiers[name]
+        signal = SIGNALS.get(name)
+        return signal.thresholds if signal is not None else None
 
 
 def load_feed_policy(path: Path | None = None) -> FeedPolicy:
@@ -81,11 +77,8 @@ def signals_of(policy: FeedPolicy, risks: dict[str, float]) -> list[str]:
     decide who may see the item)."""
     found = []
     for name, risk in risks.items():
-        t = policy.classifiers.get(name)
-        if t is None:
-            continue
-        lowest = min(x for x in (t.age_restrict, t.review, t.remove) if x is not None)
-        if risk >= lowest:
+        t = policy.thresholds(name)
+        if t is not None and risk >= t.lowest:
             found.append(name)
     return sorted(found)
 
@@ -97,10 +90,10 @@ class Verdict(BaseModel):
 
 
 def decide(policy: FeedPolicy, risks: dict[str, float]) -> Verdict:
-    """The most severe action over the classifiers' risks, with every reason."""
+    """The most severe action over the signals' risks, with every reason."""
     action, priority, reasons = "publish", None, []
     for name, risk in sorted(risks.items()):
-        t = policy.classifiers.get(name)
+        t = policy.thresholds(name)
         if t is None:
             continue
         step = "publish"

@@ -3,17 +3,21 @@ transaction), applying decisions to an item's state, and what a reviewer sees of
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cameoguard.audit.log import record
+from cameoguard.contracts import (
+    CONTENT_PUBLISHED,
+    ContentPublished,
+    FeedItemRequest,
+    ProvenanceSummary,
+)
 from cameoguard.db import utcnow
 from cameoguard.errors import Refusal
 from cameoguard.events import emit
-from consumers.schemas import CONTENT_PUBLISHED, ContentPublished, ProvenanceSummary
 from consumers.tables import FeedDecision, FeedItem, FeedScore
 
 STATE_OF_ACTION = {
@@ -28,21 +32,9 @@ class ItemError(Refusal):
     """A request the feed refuses."""
 
 
-@dataclass
-class NewItem:
-    item_id: str
-    author_id: str
-    media_location: str
-    caption: str = ""
-    author_age_group: str = "unknown"
-    audience_age_group: str = "all"
-    cameo_ids: list[str] = field(default_factory=list)
-    provenance: dict[str, Any] = field(default_factory=dict)
-
-
-def publish(session: Session, new: NewItem, actor: str) -> FeedItem:
-    """Adds the item in state `scoring` and its `content.published` event. Publishing the same
-    item id again is refused (409)."""
+def publish(session: Session, new: FeedItemRequest, actor: str) -> FeedItem:
+    """Adds the item in state `scoring` and its `content.published` event, in the caller's
+    transaction. Publishing the same item id again is refused (`item_exists`)."""
     if session.get(FeedItem, new.item_id) is not None:
         raise ItemError(409, "item_exists", f"item {new.item_id} was already published")
     now = utcnow()
@@ -86,6 +78,16 @@ def publish(session: Session, new: NewItem, actor: str) -> FeedItem:
     return item
 
 
+class FeedItemActions:
+    """The feed's items as the review area acts on them (the assembly hands this to it): a
+    reviewer's decision changes the item in the reviewer's own transaction."""
+
+    def apply(
+        self, session: Session, item_id: str, action: str, source: str, reasons: list[str]
+    ) -> bool:
+        return apply_action(session, item_id, action, source, reasons)
+
+
 def apply_action(
     session: Session, item_id: str, action: str, source: str, reasons: list[str]
 ) -> bool:
@@ -110,7 +112,12 @@ def latest_scores(session: Session, item_id: str) -> dict[str, dict[str, Any]]:
         select(FeedScore).where(FeedScore.item_id == item_id).order_by(FeedScore.id)
     ).all()
     return {
-        row.classifier: {"version": row.version, "scores": row.scores, "evidence": row.evidence}
+        row.classifier: {
+            "version": row.version,
+            "scores": row.scores,
+            "evidence": row.evidence,
+            "cameos_seen": row.cameos_seen or [],
+        }
         for row in rows
     }
 

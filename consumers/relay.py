@@ -31,9 +31,9 @@ from kafka.serializer import Serializer
 from pydantic import ValidationError
 from sqlalchemy import func, select, update
 
+from cameoguard.contracts import dead_letter_topic, validate
 from cameoguard.db import session_scope, utcnow
 from cameoguard.events import OutboxEvent
-from consumers.schemas import dead_letter_topic, validate
 
 log = logging.getLogger("cameoguard.relay")
 GROUP = "relay"

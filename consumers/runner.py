@@ -30,8 +30,8 @@ from kafka.structs import OffsetAndMetadata
 from prometheus_client import Counter, Gauge, Histogram
 from pydantic import ValidationError
 
+from cameoguard.contracts import Message, Reaction, dead_letter_topic, validate
 from consumers.relay import make_producer
-from consumers.schemas import Message, dead_letter_topic, validate
 
 log = logging.getLogger("cameoguard.worker")
 
@@ -192,6 +192,26 @@ class Worker:
         if producer is not None:
             with contextlib.suppress(Exception):
                 producer.close(timeout=1)
+
+
+def reactions_handler(reactions: list[Reaction]) -> Handler:
+    """A runner handler that runs, for each message, every reaction to its topic, in order.
+    Reactions are idempotent: after a failure all of them run again."""
+    by_topic: dict[str, list[Reaction]] = {}
+    for reaction in reactions:
+        by_topic.setdefault(reaction.topic, []).append(reaction)
+
+    def handle(topic: str, message: Message, headers: dict[str, str]) -> None:
+        if topic not in by_topic:
+            raise PermanentError(f"no reaction to {topic}")
+        for reaction in by_topic[topic]:
+            reaction.handle(message)
+
+    return handle
+
+
+def reaction_topics(reactions: list[Reaction]) -> list[str]:
+    return sorted({reaction.topic for reaction in reactions})
 
 
 def describe(worker: Worker) -> dict[str, Any]:

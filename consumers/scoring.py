@@ -1,18 +1,29 @@
-"""What the scoring workers share: store one classifier's scores for an item and emit the
-`content.scores` event, in one transaction; a replay (same item, classifier, version) does
-nothing."""
+"""What the scoring workers do with a `content.published` item: analyse its media once, let
+every signal of the process score it, and store each signal's scores with its `content.scores`
+event in one transaction; a replay (same item, signal, version) does nothing."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from sqlalchemy import select
 
+from cameoguard.contracts import CONTENT_SCORES, ContentPublished, ContentScores, Message
 from cameoguard.db import session_scope
 from cameoguard.events import emit
-from consumers.runner import PermanentError
-from consumers.schemas import CONTENT_SCORES, ContentPublished, ContentScores, Message
+from consumers.analysed import AnalysedMedia
+from consumers.runner import Handler, PermanentError
+from consumers.signals.base import FeedSignal, SignalResult, SignalTools
 from consumers.tables import FeedScore
+
+
+def as_scores(item_id: str, signal: FeedSignal, result: SignalResult) -> ContentScores:
+    return ContentScores(
+        item_id=item_id,
+        classifier=signal.name,
+        version=signal.full_version(),
+        scores={"risk": result.risk, **result.scores},
+        evidence=[e.model_dump(mode="json") for e in result.evidence],
+        cameos_seen=result.cameos_seen,
+    )
 
 
 def store_scores(result: ContentScores) -> None:
@@ -33,17 +44,28 @@ def store_scores(result: ContentScores) -> None:
                 version=result.version,
                 scores=result.scores,
                 evidence=result.evidence,
+                cameos_seen=result.cameos_seen,
             )
         )
         emit(session, CONTENT_SCORES, result.item_id, result.model_dump(mode="json"))
 
 
-def scoring_handler(score: Callable[[ContentPublished], ContentScores]):  # type: ignore[no-untyped-def]
-    """A runner handler that scores `content.published` items with `score` and stores them."""
+def score_item(
+    item: ContentPublished, signals: list[FeedSignal], tools: SignalTools
+) -> list[ContentScores]:
+    """Every signal's scores for one item, from one analysis of its media."""
+    needs = frozenset().union(*(signal.needs for signal in signals))
+    media = AnalysedMedia(item, tools, needs)
+    return [as_scores(item.item_id, s, s.score(item, media)) for s in signals]
+
+
+def scoring_handler(signals: list[FeedSignal], tools: SignalTools) -> Handler:
+    """A runner handler that scores `content.published` items with `signals` and stores them."""
 
     def handle(topic: str, message: Message, headers: dict[str, str]) -> None:
         if not isinstance(message, ContentPublished):
             raise PermanentError(f"a scoring worker got a {type(message).__name__}")
-        store_scores(score(message))
+        for result in score_item(message, signals, tools):
+            store_scores(result)
 
     return handle

@@ -10,8 +10,8 @@ from cameoguard.db import Base, utcnow
 
 
 class FeedScore(Base):
-    """One classifier's scores for one published item. Unique per (item, classifier, version),
-    so a replayed message changes nothing."""
+    """One signal's scores for one published item (`classifier` names the signal). Unique per
+    (item, signal, version), so a replayed message changes nothing."""
 
     __tablename__ = "feed_scores"
     __table_args__ = (UniqueConstraint("item_id", "classifier", "version"),)
@@ -22,6 +22,8 @@ class FeedScore(Base):
     version: Mapped[str] = mapped_column(String(100))
     scores: Mapped[dict[str, float]] = mapped_column(JSON)
     evidence: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # Every cameo the signal saw (declared, on record, matched): a revocation finds items here.
+    cameos_seen: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

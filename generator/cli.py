@@ -9,15 +9,40 @@ import shutil
 import signal
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+if TYPE_CHECKING:
+    from generator.pipeline import Tools
+
 err = Console(stderr=True)
 EXIT = {"done": 0, "failed": 1, "blocked": 2, "held": 3, "cancelled": 4}
+
+
+class _Tools:
+    """How the commands get the pipeline's tools: the assembly hands over the factory (the
+    tools include the feed's publisher, which this area does not import)."""
+
+    factory: Callable[[], Tools] | None = None
+
+    @classmethod
+    def make(cls) -> Tools:
+        if cls.factory is None:
+            raise RuntimeError("the generator commands were registered without their tools")
+        return cls.factory()
+
+
+def register(app: typer.Typer, worker_app: typer.Typer, make_tools: Callable[[], Tools]) -> None:
+    """Adds `generate` and `worker generator` to the CLI, with the tools' factory."""
+    _Tools.factory = make_tools
+    app.command("generate")(generate)
+    worker_app.command("generator")(generator_worker)
 
 
 def generate(
@@ -41,7 +66,7 @@ def generate(
     from generator.jobs import JobRequest, claim, job_view, submit
     from generator.pipeline import run_job
     from generator.tables import GenerationJob
-    from generator.worker import make_tools, worker_name
+    from generator.worker import worker_name
     from safety.media import MediaError, load_media
 
     settings = get_settings()
@@ -62,7 +87,7 @@ def generate(
             raise typer.Exit(2) from exc
         reference_location = media_store.put(reference, ".ref")
     with err.status("loading the models"):
-        tools = make_tools()
+        tools = _Tools.make()
     request = JobRequest(
         requester_id=requester,
         prompt=prompt,
@@ -129,9 +154,9 @@ def generator_worker(
     until_idle: bool = typer.Option(False, "--until-idle", help="Exit when the queue is empty"),
 ) -> None:
     """Run queued generations until SIGTERM/SIGINT (the job in hand finishes first)."""
-    from generator.worker import make_tools, work
+    from generator.worker import work
 
-    tools = make_tools()
+    tools = _Tools.make()
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

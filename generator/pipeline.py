@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from cameoguard import media_store
+from cameoguard.contracts import FeedItemRequest
 from cameoguard.db import session_scope
 from cameoguard.errors import ApiError
-from consumers.items import NewItem, publish
 from generator import scan
 from generator.backends import ASPECTS, Backend, BackendError, RenderRequest
 from generator.backends.embedded import dialogue_of
@@ -44,12 +46,18 @@ class Stop(Exception):
         self.state, self.reason = state, reason
 
 
+# Publishes a finished generation into the feed, in the generator's transaction (the feed's
+# `publish`, handed over by the assembly: the generator does not import the feed).
+Publisher = Callable[[Session, FeedItemRequest, str], object]
+
+
 @dataclass
 class Tools:
     backend: Backend
     engine: PolicyEngine
     models: LikenessModels
     nsfw: scan.NsfwModel
+    publish: Publisher
 
 
 @dataclass
@@ -295,10 +303,10 @@ def run_job(
         log.exception("generation %s failed", job.id)
         state, reason = "failed", f"{type(exc).__name__}: {exc}"
         fields = {"grant_ids": run.facts.get("grant_ids", [])}
-    return _finish(run, state, reason, fields)
+    return _finish(run, tools, state, reason, fields)
 
 
-def _finish(run: Run, state: str, reason: str, fields: dict[str, Any]) -> str:
+def _finish(run: Run, tools: Tools, state: str, reason: str, fields: dict[str, Any]) -> str:
     job = run.job
     if state == "done":
         # Asked again at the last moment: a cameo revoked during the job stops it here.
@@ -314,9 +322,9 @@ def _finish(run: Run, state: str, reason: str, fields: dict[str, Any]) -> str:
         if state == "done":
             consent.attach_generation(session, fields["grant_ids"], job.id)
             if job.publish is not None:
-                publish(
+                tools.publish(
                     session,
-                    NewItem(
+                    FeedItemRequest(
                         item_id=job.id,
                         author_id=job.requester_id,
                         media_location=fields["output_location"],
@@ -330,7 +338,7 @@ def _finish(run: Run, state: str, reason: str, fields: dict[str, Any]) -> str:
                             "c2pa_state": "Trusted",
                         },
                     ),
-                    actor=f"generation:{job.id}",
+                    f"generation:{job.id}",
                 )
                 ended.item_id = job.id
     run.progress("finish", state)

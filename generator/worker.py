@@ -11,7 +11,7 @@ import threading
 from cameoguard.settings import get_settings
 from generator.backends import make_backend
 from generator.jobs import claim, resume_reviewed
-from generator.pipeline import Tools, run_job
+from generator.pipeline import Publisher, Tools, run_job
 from safety.review.cases import case_outcome
 
 log = logging.getLogger("cameoguard.generator")
@@ -21,8 +21,9 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident() % 100000}"
 
 
-def make_tools() -> Tools:
-    """Loads the backend and every model the pipeline needs (fails if one cannot load)."""
+def make_tools(publish: Publisher) -> Tools:
+    """Loads the backend and every model the pipeline needs (fails if one cannot load);
+    `publish` puts finished generations into the feed."""
     from safety.consent.models import get_models
     from safety.models.nsfw import get_nsfw
     from safety.policy.engine import get_engine
@@ -33,6 +34,7 @@ def make_tools() -> Tools:
         engine=get_engine(),
         models=get_models(),
         nsfw=get_nsfw(),
+        publish=publish,
     )
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from cameoguard.auth.keys import Principal, Scope
+from cameoguard.auth.principal import Principal, Scope
 from cameoguard.cost import run_costly
 from cameoguard.deps import require_scope
 from cameoguard.settings import get_settings

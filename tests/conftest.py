@@ -44,7 +44,7 @@ def _pg_database_url(url: str, name: str) -> str:
 def pg_template() -> Iterator[str]:
     """A migrated template database; each test copies it (fast) instead of migrating again."""
     url = _require_postgres()
-    from cameoguard.migrate import upgrade
+    from assembly.migrate import upgrade
 
     name = f"cg_tmpl_{uuid.uuid4().hex[:10]}"
     with _pg_admin(url) as conn:
@@ -65,7 +65,7 @@ def database(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest
     reset_costs()
     (tmp_path / "home").mkdir()
     if request.param == "sqlite":
-        from cameoguard.migrate import upgrade
+        from assembly.migrate import upgrade
 
         url = f"sqlite:///{tmp_path / 'test.db'}"
         monkeypatch.setenv("CAMEOGUARD_DATABASE_URL", url)
@@ -93,14 +93,15 @@ def database(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest
 
 @pytest.fixture
 def client(database: str) -> Iterator[TestClient]:
-    from cameoguard.app import create_app
+    from assembly.app import create_app
 
     with TestClient(create_app(), raise_server_exceptions=False) as test_client:
         yield test_client
 
 
 def make_key(*scopes: str, roles: list[str] | None = None, name: str = "test") -> str:
-    from cameoguard.auth.keys import Scope, create_key
+    from cameoguard.auth.keys import create_key
+    from cameoguard.auth.principal import Scope
 
     with session_scope() as session:
         return create_key(
@@ -119,3 +120,18 @@ def auth(key: str) -> dict[str, str]:
 @pytest.fixture
 def admin_key(database: str) -> str:
     return make_key("admin", name="admin")
+
+
+@pytest.fixture
+def platform_key(database: str) -> str:
+    return make_key("platform", name="platform")
+
+
+@pytest.fixture(scope="session")
+def clip_bytes(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """A real 2 s MP4 with sound, for the feed's and the review queue's tests."""
+    from tests.media_factory import make_clip
+
+    path = tmp_path_factory.mktemp("clips") / "clip.mp4"
+    make_clip(path, seconds=2.0, width=320, height=180)
+    return path.read_bytes()

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel
 
 from cameoguard.audit.log import recent, record, save_checkpoint, verify_chain
-from cameoguard.auth.keys import Principal, Scope
+from cameoguard.auth.principal import Principal, Scope
 from cameoguard.deps import require_scope, short_session
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])

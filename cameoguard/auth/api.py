@@ -8,7 +8,8 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from cameoguard.auth.keys import Principal, Scope, create_key, list_keys, revoke_key
+from cameoguard.auth.keys import create_key, list_keys, revoke_key
+from cameoguard.auth.principal import Principal, Scope
 from cameoguard.deps import get_session, require_scope
 from cameoguard.errors import ApiError
 

@@ -13,7 +13,9 @@ import hashlib
 import threading
 import time
 
-from cameoguard.auth.keys import Principal
+from cameoguard import db
+from cameoguard.auth import keys
+from cameoguard.auth.principal import Principal
 
 MAX_ENTRIES = 10_000
 
@@ -78,3 +80,9 @@ def forget_all() -> None:
         if _cache is not None:
             _cache.clear()
         _cache = None
+
+
+# This process stops trusting cached keys at once when one is revoked here, and when the engine
+# is reset (the keys came from the old database).
+keys.revocation_listeners.append(forget_all)
+db.reset_listeners.append(forget_all)

@@ -15,7 +15,8 @@ from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.concurrency import run_in_threadpool
 
 from cameoguard.auth.cache import forget_all, principal_cache
-from cameoguard.auth.keys import Principal, authenticate
+from cameoguard.auth.keys import authenticate
+from cameoguard.auth.principal import Principal
 from cameoguard.db import session_scope
 from cameoguard.errors import ApiError
 from cameoguard.ratelimit import address_limiter, limiter, retry_after

@@ -10,48 +10,25 @@ import hashlib
 import hmac
 import re
 import secrets
-from dataclasses import dataclass, field
-from enum import StrEnum
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cameoguard.audit.log import record
+from cameoguard.auth.principal import KNOWN_ROLES, Principal, Scope
 from cameoguard.auth.tables import ApiKey
 from cameoguard.db import utcnow
-
-
-class Scope(StrEnum):
-    platform = "platform"
-    reviewer = "reviewer"
-    auditor = "auditor"
-    admin = "admin"
-
-
-# Roles narrow what a reviewer receives (e.g. only child_safety reviewers get minors cases).
-KNOWN_ROLES = frozenset({"child_safety", "senior", "appeals"})
-
-_KEY_RE = re.compile(r"^cg_([0-9a-f]{8})_([A-Za-z0-9_-]{43})$")
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is calling: the key id, its name, scopes and roles."""
-
-    key_id: str
-    name: str
-    scopes: frozenset[str]
-    roles: frozenset[str] = field(default_factory=frozenset)
-
-    @property
-    def actor(self) -> str:
-        return f"key:{self.key_id}"
 
 
 @dataclass(frozen=True)
 class NewKey:
     key_id: str
     secret: str  # the full key; shown once, never stored
+
+
+_KEY_RE = re.compile(r"^cg_([0-9a-f]{8})_([A-Za-z0-9_-]{43})$")
 
 
 def _hash(key: str) -> str:
@@ -115,6 +92,10 @@ def authenticate(session: Session, presented: str) -> Principal | None:
     )
 
 
+# Called after every revocation in this process (the key cache forgets what it trusted).
+revocation_listeners: list[Callable[[], None]] = []
+
+
 def revoke_key(session: Session, key_id: str, *, actor: str, reason: str) -> bool:
     """Revokes a key at once; False when there is no such active key."""
     row = session.get(ApiKey, key_id)
@@ -122,9 +103,8 @@ def revoke_key(session: Session, key_id: str, *, actor: str, reason: str) -> boo
         return False
     row.revoked_at = utcnow()
     record(session, actor=actor, action="key.revoke", subject=f"key:{key_id}", reason=reason)
-    from cameoguard.auth.cache import forget_all  # this process stops trusting it at once
-
-    forget_all()
+    for listener in revocation_listeners:
+        listener()
     return True
 
 

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from cameoguard.auth.keys import Principal, Scope
+from cameoguard.auth.principal import Principal, Scope
 from cameoguard.cost import run_costly
 from cameoguard.deps import require_scope
 from cameoguard.errors import ApiError

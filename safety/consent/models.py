@@ -50,12 +50,21 @@ def load_face_backend() -> FaceBackend:
     raise ModelUnavailable(f"unknown face backend {settings.face_backend!r} (dlib, insightface)")
 
 
+def _limit_torch_threads() -> None:
+    """The voice model runs on PyTorch, whose default of one thread per core spins idle threads
+    against every other model and request in the process: `model_threads` it is."""
+    import torch
+
+    torch.set_num_threads(get_settings().model_threads)
+
+
 def get_models() -> LikenessModels:
     """Loads on first use (the CLI, tests); the service calls `start` instead."""
     global _models, _error
     with _lock:
         if _models is None:
             try:
+                _limit_torch_threads()
                 _models = LikenessModels(load_face_backend(), AgeEstimator(), VoiceEmbedder())
                 _error = None
             except Exception as exc:

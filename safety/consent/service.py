@@ -710,7 +710,26 @@ def likeness(
         frames_per_second=frames_per_second,
         max_frames=120,
     )
-    analysis = analyse(media, models)
+    return likeness_of(
+        media,
+        analyse(media, models),
+        models,
+        requester_id=requester_id,
+        mutual_owner_ids=mutual_owner_ids,
+    )
+
+
+def likeness_of(
+    media: Media,
+    analysis: MediaAnalysis,
+    models: LikenessModels,
+    *,
+    requester_id: str | None,
+    mutual_owner_ids: list[str] | None = None,
+) -> dict[str, Any]:
+    """The likeness report of media already decoded and analysed (the feed analyses each item
+    once for all its signals)."""
+    settings = get_settings()
     mutuals = mutual_owner_ids or []
     face_threshold, voice_threshold = models.face.match_threshold, models.voice.match_threshold
 

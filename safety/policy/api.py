@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from cameoguard.audit.appender import PendingEntry, appender
 from cameoguard.audit.log import record
-from cameoguard.auth.keys import Principal, Scope
+from cameoguard.auth.principal import Principal, Scope
 from cameoguard.cost import run_costly
 from cameoguard.deps import DATABASE_ERRORS, database_unavailable, get_session, require_scope
 from cameoguard.errors import ApiError

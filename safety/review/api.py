@@ -10,9 +10,9 @@ from fastapi.responses import FileResponse, HTMLResponse
 from pydantic import BaseModel, Field
 
 from cameoguard import media_store
-from cameoguard.auth.keys import Principal, Scope
+from cameoguard.auth.principal import Principal, Scope
 from cameoguard.db import utcnow
-from cameoguard.deps import require_scope, short_session
+from cameoguard.deps import require_scope, service, short_session
 from cameoguard.errors import ApiError
 from safety.review import decisions, queue
 from safety.review.cases import aware, case_reports
@@ -131,13 +131,16 @@ class DecisionBody(BaseModel):
 
 @router.post("/v1/review/cases/{case_id}/decision")
 def decide(
-    case_id: str, body: DecisionBody, principal: Principal = Depends(reviewer)
+    case_id: str,
+    body: DecisionBody,
+    principal: Principal = Depends(reviewer),
+    items: decisions.ItemActions = Depends(service(decisions.ItemActions)),
 ) -> dict[str, Any]:
     """Decides a case this reviewer holds. The action is published to `content.decisions`;
     `escalate` sends the case to the escalation queue."""
     request = decisions.DecisionRequest(body.action, body.reason_code, body.note)
     with short_session(write=True) as session:
-        decisions.decide(session, case_id, principal, request, review_policy())
+        decisions.decide(session, case_id, principal, request, review_policy(), items)
         case = session.get(ReviewCase, case_id)
         return case_view(case, session)
 

@@ -5,16 +5,16 @@ instead. Decisions about cameo misuse add a notice to each cameo owner's record.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cameoguard.audit.log import record
-from cameoguard.auth.keys import Principal
+from cameoguard.auth.principal import Principal
+from cameoguard.contracts import CONTENT_DECISIONS, ContentDecision
 from cameoguard.db import utcnow
 from cameoguard.events import emit
-from consumers.schemas import CONTENT_DECISIONS, ContentDecision
 from safety.consent.service import notify_misuse
 from safety.review.cases import CaseError
 from safety.review.queue import holding
@@ -23,6 +23,15 @@ from safety.review.tables import ReviewCase, ReviewDecision
 
 # What each decision does to the item in the feed.
 FEED_ACTION = {"approve": "publish", "remove": "remove", "age_restrict": "age_restrict"}
+
+
+class ItemActions(Protocol):
+    """What the review area needs of the feed (provided by the assembly): apply a decision to a
+    feed item in the reviewer's transaction. False when nothing changed (or no such item)."""
+
+    def apply(
+        self, session: Session, item_id: str, action: str, source: str, reasons: list[str]
+    ) -> bool: ...
 
 
 @dataclass
@@ -49,12 +58,10 @@ def _check(request: DecisionRequest, policy: ReviewPolicy) -> None:
 
 
 def cameos_of(case: ReviewCase) -> list[str]:
-    """Cameos the item declared or the deepfake worker matched."""
+    """Cameos the item declared or any signal saw in it."""
     found = set(case.snapshot.get("cameo_ids") or [])
-    for entry in (case.snapshot.get("scores") or {}).get("deepfake", {}).get("evidence", []):
-        if entry.get("cameo_id"):
-            found.add(entry["cameo_id"])
-        found.update(entry.get("ids") or [])
+    for result in (case.snapshot.get("scores") or {}).values():
+        found.update(result.get("cameos_seen") or [])
     return sorted(found)
 
 
@@ -64,7 +71,11 @@ def decide(
     principal: Principal,
     request: DecisionRequest,
     policy: ReviewPolicy,
+    items: ItemActions,
 ) -> ReviewDecision:
+    """Records the decision, applies it to the feed item in the same transaction (a reviewer's
+    decision is not waiting for any worker), and publishes it on `content.decisions` for the
+    platform; escalation routes the case to the escalation queue instead."""
     _check(request, policy)
     case = holding(session, case_id, principal, policy)
     decision = ReviewDecision(
@@ -106,11 +117,13 @@ def decide(
             .select_from(ReviewDecision)
             .where(ReviewDecision.item_id == case.item_id, ReviewDecision.action != "escalate")
         )
+        reasons = [f"reviewer decision: {request.reason_code} ({policy.ref})"]
+        items.apply(session, case.item_id, FEED_ACTION[request.action], "review", reasons)
         event = ContentDecision(
             item_id=case.item_id,
             decision_version=int(version or 1),
             action=FEED_ACTION[request.action],  # type: ignore[arg-type]
-            reasons=[f"reviewer decision: {request.reason_code} ({policy.ref})"],
+            reasons=reasons,
             source="review",
             case_id=case.id,
         )

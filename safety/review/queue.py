@@ -13,7 +13,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from cameoguard.audit.log import record
-from cameoguard.auth.keys import Principal
+from cameoguard.auth.principal import Principal
 from cameoguard.db import utcnow
 from safety.review.cases import CaseError, aware, place_again
 from safety.review.routing import ReviewPolicy, role_sets

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cameoguard.cli import app
+from assembly.cli import app
 
 pytestmark = pytest.mark.slow
 DATA = Path(__file__).parents[1] / "data"

@@ -9,18 +9,19 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from cameoguard.contracts import CONTENT_DECISIONS
 from cameoguard.db import session_scope
 from cameoguard.events import OutboxEvent
 from consumers.aggregator import aggregate
 from consumers.feed_policy import FeedPolicy, decide, load_feed_policy
-from consumers.schemas import CONTENT_DECISIONS
 from consumers.tables import FeedScore
 from safety.policy.pack import PackError
 
 
 def test_the_shipped_policy_loads_and_decides() -> None:
     policy = load_feed_policy()
-    assert policy.require == ["deepfake", "minors", "harassment"]
+    assert policy.require is None  # every registered signal
+    assert sorted(policy.required) == ["deepfake", "harassment", "minors"]
     calm = decide(policy, {"deepfake": 0.1, "minors": 0.1, "harassment": 0.2})
     assert calm.action == "publish" and calm.priority is None
     teen = decide(policy, {"deepfake": 0.1, "minors": 0.4, "harassment": 0.2})
@@ -42,7 +43,7 @@ def test_a_broken_policy_is_refused_with_its_line(tmp_path: Path) -> None:
         load_feed_policy(bad)
     assert info.value.line == 6
     bad.write_text("id: x\nversion: 1\nrequire: [nudity]\nclassifiers: {}\n")
-    with pytest.raises(PackError, match="unknown classifier"):
+    with pytest.raises(PackError, match="unknown signal"):
         load_feed_policy(bad)
 
 
@@ -85,21 +86,19 @@ def test_aggregator_waits_decides_once_and_versions_new_inputs(database: str) ->
 
 
 def test_revoked_consent_takes_down_items_that_used_the_cameo(database: str) -> None:
+    from cameoguard.contracts import ConsentRevoked
     from consumers.aggregator import apply_revocation
-    from consumers.schemas import ConsentRevoked
 
     policy = load_feed_policy()
     with session_scope(write=True) as session:
         session.add_all(
             [
                 FeedScore(item_id="used", classifier="deepfake", version="v1",
-                          scores={"risk": 0.05},
-                          evidence=[{"kind": "cameos_used", "ids": ["cam_a"]}]),
-                FeedScore(item_id="matched", classifier="deepfake", version="v1",
-                          scores={"risk": 0.05},
-                          evidence=[{"kind": "face", "cameo_id": "cam_a", "match": "cameo:cam_a"}]),
+                          scores={"risk": 0.05}, cameos_seen=["cam_a"]),
+                FeedScore(item_id="matched", classifier="minors", version="v1",
+                          scores={"risk": 0.05}, cameos_seen=["cam_b", "cam_a"]),
                 FeedScore(item_id="other", classifier="deepfake", version="v1",
-                          scores={"risk": 0.0}, evidence=[]),
+                          scores={"risk": 0.0}, cameos_seen=["cam_b"]),
             ]
         )  # fmt: skip
     event = ConsentRevoked(

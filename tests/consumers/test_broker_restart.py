@@ -19,14 +19,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from cameoguard.contracts import CONTENT_PUBLISHED
 from cameoguard.db import session_scope
 from cameoguard.events import emit
-from consumers.harassment import make_handler
 from consumers.lag import group_lag, total_lag
 from consumers.relay import OutboxRelay, make_producer
 from consumers.runner import Worker, WorkerConfig
-from consumers.schemas import CONTENT_PUBLISHED
 from consumers.tables import FeedScore
+from tests.feed import scorer
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
@@ -105,7 +105,6 @@ def _wait(condition, timeout_s: float) -> bool:  # type: ignore[no-untyped-def]
 def test_a_broker_restart_loses_nothing_and_applies_nothing_twice(
     database: str, broker: Broker
 ) -> None:
-    from safety.policy.engine import get_engine
 
     run = uuid.uuid4().hex[:8]
     held = [f"r{run}_held{i}" for i in range(6)]  # in the broker when it goes, never consumed
@@ -128,7 +127,7 @@ def test_a_broker_restart_loses_nothing_and_applies_nothing_twice(
     worker = Worker(
         WorkerConfig(group=f"harassment-restart-{run}", topics=[CONTENT_PUBLISHED],
                      bootstrap=broker.bootstrap),
-        make_handler(get_engine()),
+        scorer("harassment"),
     )  # fmt: skip
     worker_thread = threading.Thread(target=worker.run, daemon=True)
 

@@ -17,13 +17,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from cameoguard.contracts import CONTENT_PUBLISHED, CONTENT_SCORES
 from cameoguard.db import session_scope
 from cameoguard.events import OutboxEvent, emit
-from consumers.harassment import make_handler
 from consumers.relay import OutboxRelay, make_producer
 from consumers.runner import Worker, WorkerConfig
-from consumers.schemas import CONTENT_PUBLISHED, CONTENT_SCORES
 from consumers.tables import FeedScore
+from tests.feed import scorer
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -66,8 +66,17 @@ def _wait(condition, timeout_s: float) -> bool:  # type: ignore[no-untyped-def]
 
 
 def _worker_process(bootstrap: str, group: str, log: Path) -> subprocess.Popen:
-    code = "from cameoguard.cli import main; main()"
-    command = [sys.executable, "-c", code, "worker", "harassment", "--bootstrap", bootstrap]
+    code = "from assembly.cli import main; main()"
+    command = [
+        sys.executable,
+        "-c",
+        code,
+        "worker",
+        "score",
+        "harassment",
+        "--bootstrap",
+        bootstrap,
+    ]
     return subprocess.Popen(
         [*command, "--group", group], stdout=log.open("ab"), stderr=subprocess.STDOUT
     )
@@ -105,7 +114,6 @@ def test_worker_killed_mid_stream_loses_nothing_and_applies_once(
 
 @pytest.mark.parametrize("database", ["sqlite"], indirect=True)
 def test_broker_paused_for_20_s_relay_and_worker_recover(database: str, bootstrap: str) -> None:
-    from safety.policy.engine import get_engine
 
     state = os.environ.get("CAMEOGUARD_TEST_BROKER_STATE")
     if not state or not (Path(state) / "broker.pid").exists():
@@ -127,7 +135,7 @@ def test_broker_paused_for_20_s_relay_and_worker_recover(database: str, bootstra
     relay_thread = threading.Thread(target=relay.run, args=(relay_stop,), daemon=True)
     config = WorkerConfig(group=f"harassment-pause-{run}", topics=[CONTENT_PUBLISHED],
                           bootstrap=bootstrap)  # fmt: skip
-    worker = Worker(config, make_handler(get_engine()))
+    worker = Worker(config, scorer("harassment"))
     worker_thread = threading.Thread(target=worker.run, daemon=True)
     relay_thread.start()
     worker_thread.start()

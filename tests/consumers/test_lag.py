@@ -11,7 +11,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 from typer.testing import CliRunner
 
-from cameoguard.cli import app
+from assembly.cli import app
 from consumers.lag import group_lag, total_lag
 
 pytestmark = pytest.mark.kafka

@@ -11,10 +11,10 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy import select
 
+from cameoguard.contracts import CONSENT_REVOKED, dead_letter_topic, validate
 from cameoguard.db import session_scope
 from cameoguard.events import OutboxEvent, emit
 from consumers.relay import OutboxRelay, make_producer, pending_count, wait_until_drained
-from consumers.schemas import CONSENT_REVOKED, dead_letter_topic, validate
 from tests.consumers.conftest import read_topic
 
 

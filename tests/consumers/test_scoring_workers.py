@@ -1,5 +1,5 @@
-"""The minors and deepfake workers' scoring on real media and real models (no broker needed:
-the runner and the storage path are tested with the harassment worker)."""
+"""The minors and deepfake signals on real media and real models (no broker needed: the runner
+and the storage path are tested with the harassment signal)."""
 
 from __future__ import annotations
 
@@ -9,15 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from cameoguard.contracts import ContentPublished
 from cameoguard.settings import get_settings
-from consumers import deepfake, minors
-from consumers.feed_policy import load_feed_policy
 from consumers.media_access import resolve_media
 from consumers.runner import PermanentError
-from consumers.schemas import ContentPublished
+from consumers.signals import deepfake
 from safety.consent.models import LikenessModels, get_models
-from safety.policy.engine import get_engine
 from tests.consent.conftest import FACES
+from tests.feed import score
 from tests.media_factory import make_selfie
 
 pytestmark = pytest.mark.slow
@@ -63,18 +62,14 @@ def test_media_outside_the_store_is_refused(database: str) -> None:
 def test_minors_risk_from_caption_faces_and_context(
     database: str, models: LikenessModels, clips: dict[str, Path]
 ) -> None:
-    engine, policy = get_engine(), load_feed_policy()
-    calm = minors.score_item(
-        _publish("a.mp4", clips["obama"], "a speech about the economy"), engine, models, policy, 7
-    )
+    calm = score("minors", _publish("a.mp4", clips["obama"], "a speech about the economy"))
     assert calm.scores["risk"] < 0.3 and calm.scores["faces_under_threshold"] == 0
-    kid = minors.score_item(
-        _publish("b.mp4", clips["obama"], "my daughter's first day of middle school"),
-        engine, models, policy, 7,
-    )  # fmt: skip
+    kid = score(
+        "minors", _publish("b.mp4", clips["obama"], "my daughter's first day of middle school")
+    )
     assert 0.3 <= kid.scores["risk"] < 0.6 and kid.scores["caption_terms"] >= 2
     # With a huge margin the adult face counts as possibly young: the face path is exercised.
-    wide = minors.score_item(_publish("c.mp4", clips["obama"], "hello"), engine, models, policy, 40)
+    wide = score("minors", _publish("c.mp4", clips["obama"], "hello"), minor_age_margin=40)
     assert wide.scores["faces_under_threshold"] > 0 and wide.scores["risk"] >= 0.35
     assert any(e["kind"] == "face" and e["apparent_age"] for e in wide.evidence)
 
@@ -90,14 +85,14 @@ def test_deepfake_risk_for_a_protected_face(
 
     create_dev_chain(get_settings().home / "signing")
     add_protected_person("Joe Biden", "", models, [FACES / "biden.jpg"], actor="test")
-    nobody = deepfake.score_item(_publish("o.mp4", clips["obama"], "hi"), models)
+    nobody = score("deepfake", _publish("o.mp4", clips["obama"], "hi"))
     assert nobody.scores["risk"] == 0.0 and nobody.scores["ai_generated"] == 0.0
-    real = deepfake.score_item(_publish("b.mp4", clips["biden"], "hi"), models)
+    real = score("deepfake", _publish("b.mp4", clips["biden"], "hi"))
     assert real.scores["risk"] == deepfake.RISK_REAL_FOOTAGE
     assert any(e.get("match", "").startswith("protected:") for e in real.evidence)
     generated = tmp_path / "gen.mp4"
     facts = GenerationFacts("gen_df", "author_1", [], "pack@1", "allow", "test")
     mark_and_sign(clips["biden"], generated, facts, actor="test")
-    fake = deepfake.score_item(_publish("g.mp4", generated, "hi"), models)
+    fake = score("deepfake", _publish("g.mp4", generated, "hi"))
     assert fake.scores["risk"] == deepfake.RISK_PROTECTED and fake.scores["ai_generated"] == 1.0
     assert fake.scores["segment_0s"] == deepfake.RISK_PROTECTED

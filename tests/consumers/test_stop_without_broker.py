@@ -61,7 +61,7 @@ def _closed_port() -> str:
 
 
 def _start(command: list[str], bootstrap: str, log: Path) -> subprocess.Popen[bytes]:
-    code = "from cameoguard.cli import main; main()"
+    code = "from assembly.cli import main; main()"
     return subprocess.Popen(
         [sys.executable, "-c", code, *command, "--bootstrap", bootstrap],
         env={**os.environ, "CAMEOGUARD_LOG_LEVEL": "WARNING"},
@@ -90,13 +90,13 @@ def _stops_quickly(process: subprocess.Popen[bytes], log: Path) -> float:
 
 
 @pytest.mark.parametrize("kind", ["refused", "silent"])
-@pytest.mark.parametrize("worker", ["aggregator", "harassment"])
+@pytest.mark.parametrize("worker", [["reactions"], ["score", "harassment"]])
 def test_a_worker_survives_a_missing_broker_and_stops_on_sigterm(
-    database: str, tmp_path: Path, silent_broker: str, kind: str, worker: str
+    database: str, tmp_path: Path, silent_broker: str, kind: str, worker: list[str]
 ) -> None:
     bootstrap = silent_broker if kind == "silent" else _closed_port()
     log = tmp_path / "worker.log"
-    took = _stops_quickly(_start(["worker", worker], bootstrap, log), log)
+    took = _stops_quickly(_start(["worker", *worker], bootstrap, log), log)
     assert took < 10.0
 
 

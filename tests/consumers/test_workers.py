@@ -12,14 +12,14 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select
 
+from cameoguard.contracts import CONTENT_PUBLISHED, CONTENT_SCORES, dead_letter_topic
 from cameoguard.db import session_scope
 from cameoguard.events import OutboxEvent
-from consumers.harassment import make_handler
 from consumers.relay import make_producer
 from consumers.runner import Worker, WorkerConfig
-from consumers.schemas import CONTENT_PUBLISHED, CONTENT_SCORES, dead_letter_topic
 from consumers.tables import FeedScore
 from tests.consumers.conftest import read_topic
+from tests.feed import scorer
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -57,8 +57,6 @@ def _scores(item_ids: list[str]) -> int:
 
 @pytest.mark.parametrize("database", ["sqlite"], indirect=True)
 def test_harassment_worker_scores_each_item_once(database: str, bootstrap: str) -> None:
-    from safety.policy.engine import get_engine
-
     run = uuid.uuid4().hex[:8]
     items = {
         f"it_{run}_kind": "what a lovely sunset over the lake",
@@ -72,7 +70,7 @@ def test_harassment_worker_scores_each_item_once(database: str, bootstrap: str) 
     config = WorkerConfig(
         group=f"harassment-{run}", topics=[CONTENT_PUBLISHED], bootstrap=bootstrap
     )
-    worker = Worker(config, make_handler(get_engine()))
+    worker = Worker(config, scorer("harassment"))
     _run_until(worker, lambda: _scores(list(items)) == 2 and worker.dead_lettered >= 1)
     with session_scope() as session:
         rows = {r.item_id: r for r in session.scalars(select(FeedScore)).all()}
@@ -87,11 +85,11 @@ def test_harassment_worker_scores_each_item_once(database: str, bootstrap: str) 
 
     # A second worker in the same group resumes after the committed offsets: nothing is redone.
     seen: list[str] = []
-    scorer = make_handler(get_engine())
+    scoring = scorer("harassment")
 
     def recording(topic, message, headers):  # type: ignore[no-untyped-def]
         seen.append(message.item_id)
-        scorer(topic, message, headers)
+        scoring(topic, message, headers)
 
     again = Worker(config, recording)
     producer.send(CONTENT_PUBLISHED, key=f"it_{run}_late", value=_item(f"it_{run}_late", "hello"))

@@ -18,18 +18,16 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from assembly.reactions import all_reactions
+from cameoguard.contracts import CONTENT_PUBLISHED
 from cameoguard.db import session_scope
-from consumers import aggregator, harassment
-from consumers.deepfake import score_item as deepfake_score
-from consumers.feed_policy import load_feed_policy
-from consumers.minors import score_item as minors_score
 from consumers.relay import OutboxRelay, make_producer
-from consumers.runner import Worker, WorkerConfig
-from consumers.schemas import CONSENT_REVOKED, CONTENT_DECISIONS, CONTENT_PUBLISHED, CONTENT_SCORES
-from consumers.scoring import scoring_handler
+from consumers.runner import Handler, Worker, WorkerConfig, reaction_topics, reactions_handler
+from consumers.signals.registry import SIGNALS
 from consumers.tables import FeedItem
 from generator.pipeline import Tools
 from tests.conftest import auth, make_key
+from tests.feed import scorer
 from tests.generator.conftest import enroll, job, run_queue, submit
 from tests.media_factory import transcode
 
@@ -38,41 +36,24 @@ pytestmark = [pytest.mark.slow, pytest.mark.kafka]
 
 @pytest.fixture
 def feed(database: str, bootstrap: str, tools: Tools) -> Iterator[None]:
-    """The relay, the three scoring workers and the aggregator, on topics of their own."""
+    """The relay, one scoring worker per registered signal and the reactions worker, on topics
+    of their own."""
     prefix = f"e2e{uuid.uuid4().hex[:8]}."
-    policy = load_feed_policy()
     stop = threading.Event()
     relay = OutboxRelay(make_producer(bootstrap), topic_prefix=prefix)
-    handlers = {
-        "deepfake": scoring_handler(lambda item: deepfake_score(item, tools.models)),
-        "minors": scoring_handler(
-            lambda item: minors_score(item, tools.engine, tools.models, policy, 7)
-        ),
-        "harassment": harassment.make_handler(tools.engine),
-    }
+
+    def worker(group: str, topics: list[str], handler: Handler) -> Worker:
+        config = WorkerConfig(
+            group=f"{prefix}{group}", topics=topics, bootstrap=bootstrap, topic_prefix=prefix
+        )
+        return Worker(config, handler)
+
     workers = [
-        Worker(
-            WorkerConfig(
-                group=f"{prefix}{name}",
-                topics=[CONTENT_PUBLISHED],
-                bootstrap=bootstrap,
-                topic_prefix=prefix,
-            ),
-            handler,
-        )
-        for name, handler in handlers.items()
+        worker(name, [CONTENT_PUBLISHED], scorer(name, engine=tools.engine, models=tools.models))
+        for name in SIGNALS
     ]
-    workers.append(
-        Worker(
-            WorkerConfig(
-                group=f"{prefix}aggregator",
-                topics=[CONTENT_SCORES, CONSENT_REVOKED, CONTENT_DECISIONS],
-                bootstrap=bootstrap,
-                topic_prefix=prefix,
-            ),
-            aggregator.make_handler(policy),
-        )
-    )
+    reactions = all_reactions()
+    workers.append(worker("reactions", reaction_topics(reactions), reactions_handler(reactions)))
     threads = [threading.Thread(target=relay.run, args=(stop,), daemon=True)]
     threads += [threading.Thread(target=w.run, daemon=True) for w in workers]
     for thread in threads:

@@ -6,7 +6,7 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from cameoguard.auth.keys import Scope
+from cameoguard.auth.principal import Scope
 from cameoguard.health import _model_checks, register_model_check
 from cameoguard.middleware import api_routes, route_scopes
 from cameoguard.ratelimit import reset_limiter

@@ -11,8 +11,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from typer.testing import CliRunner
 
+from assembly.cli import app
 from cameoguard.audit.log import record, verify_chain
-from cameoguard.cli import app
 from cameoguard.db import get_engine, session_scope
 
 

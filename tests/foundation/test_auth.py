@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from cameoguard.audit.tables import AuditEntry
 from cameoguard.auth.cache import PrincipalCache, forget_all
-from cameoguard.auth.keys import Principal
+from cameoguard.auth.principal import Principal
 from cameoguard.auth.tables import ApiKey
 from cameoguard.db import session_scope, utcnow
 from cameoguard.settings import reset_settings_cache

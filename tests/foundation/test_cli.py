@@ -4,7 +4,7 @@ import re
 
 from typer.testing import CliRunner
 
-from cameoguard.cli import app
+from assembly.cli import app
 from tests.conftest import auth
 
 

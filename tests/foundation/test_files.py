@@ -40,7 +40,7 @@ def test_database_media_and_keys_are_private(database: str, tmp_path: Path) -> N
 
 @pytest.mark.parametrize("database", ["sqlite"], indirect=True)
 def test_a_new_sqlite_file_is_private(database: str, tmp_path: Path) -> None:
-    from cameoguard.migrate import upgrade
+    from assembly.migrate import upgrade
 
     previous = os.umask(0o022)
     try:

@@ -4,10 +4,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from typer.testing import CliRunner
 
-from cameoguard.cli import app
+from assembly.cli import app
+from assembly.migrate import alembic_config, current_revision
+from assembly.tables import Base
 from cameoguard.db import get_engine
-from cameoguard.migrate import alembic_config, current_revision
-from cameoguard.tables import Base
 
 
 def test_migrations_match_the_models(database: str) -> None:

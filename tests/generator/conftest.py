@@ -20,12 +20,17 @@ from tests.consent.conftest import selfie
 
 @pytest.fixture(scope="session")
 def tools() -> Tools:
+    from consumers.items import publish
     from safety.consent.models import get_models
     from safety.models.nsfw import get_nsfw
     from safety.policy.engine import get_engine
 
     return Tools(
-        backend=EmbeddedBackend(), engine=get_engine(), models=get_models(), nsfw=get_nsfw()
+        backend=EmbeddedBackend(),
+        engine=get_engine(),
+        models=get_models(),
+        nsfw=get_nsfw(),
+        publish=publish,
     )
 
 

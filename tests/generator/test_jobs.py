@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import update
 from typer.testing import CliRunner
 
-from cameoguard.cli import app
+from assembly.cli import app
 from cameoguard.db import session_scope, utcnow
 from generator.jobs import JobRequest, claim, finish_in, save_progress, submit
 from generator.tables import GenerationJob

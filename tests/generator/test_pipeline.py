@@ -12,13 +12,13 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from assembly.reactions import all_reactions
 from cameoguard import media_store
+from cameoguard.contracts import CONSENT_REVOKED, validate
 from cameoguard.db import session_scope
 from cameoguard.events import OutboxEvent
 from cameoguard.settings import get_settings
-from consumers.aggregator import make_handler
-from consumers.feed_policy import load_feed_policy
-from consumers.schemas import CONSENT_REVOKED, validate
+from consumers.runner import reactions_handler
 from consumers.tables import FeedItem
 from generator.pipeline import Tools
 from provenance.verify import verify_file
@@ -143,7 +143,8 @@ def test_a_revoked_cameo_cancels_queued_jobs(
         event = session.scalar(select(OutboxEvent).where(OutboxEvent.topic == CONSENT_REVOKED))
         assert event is not None
         payload = event.payload
-    make_handler(load_feed_policy())(CONSENT_REVOKED, validate(CONSENT_REVOKED, payload), {})
+    # What the reactions worker does with it: the generator's own reaction cancels the job.
+    reactions_handler(all_reactions())(CONSENT_REVOKED, validate(CONSENT_REVOKED, payload), {})
     cancelled = job(client, platform, created["generation_id"])
     assert cancelled["state"] == "cancelled" and "revoked" in cancelled["reason"]
     assert run_queue(tools) == 0

@@ -4,7 +4,7 @@ import json
 
 from typer.testing import CliRunner
 
-from cameoguard.cli import app
+from assembly.cli import app
 
 
 def test_moderate_one_text() -> None:

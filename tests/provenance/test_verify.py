@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from cameoguard.cli import app
+from assembly.cli import app
 from provenance.records import GenerationFacts
 from provenance.service import mark_and_sign
 from provenance.verify import verify_file

@@ -5,27 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from fastapi.testclient import TestClient
 
 from cameoguard.db import session_scope
 from consumers.aggregator import aggregate
 from consumers.feed_policy import load_feed_policy
 from consumers.tables import FeedScore
-from tests.conftest import auth, make_key
-from tests.media_factory import make_clip
-
-
-@pytest.fixture(scope="session")
-def clip_bytes(tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    path = tmp_path_factory.mktemp("clips") / "clip.mp4"
-    make_clip(path, seconds=2.0, width=320, height=180)
-    return path.read_bytes()
-
-
-@pytest.fixture
-def platform_key(database: str) -> str:
-    return make_key("platform", name="platform")
+from tests.conftest import auth
 
 
 def publish(client: TestClient, key: str, clip: bytes, item_id: str, **fields: object) -> dict:

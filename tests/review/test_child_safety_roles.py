@@ -11,8 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from cameoguard.auth.keys import Principal
+from cameoguard.auth.principal import Principal
 from cameoguard.db import session_scope
+from consumers.items import FeedItemActions
 from safety.review.cases import CaseError, CaseRequest, add_report, open_case
 from safety.review.decisions import DecisionRequest, decide
 from safety.review.queue import claim_next
@@ -218,7 +219,7 @@ def test_racing_reports_and_general_reviewers_never_leak_a_minors_case(database:
                     return
                 try:
                     with session_scope(write=True) as session:
-                        decide(session, case_id, me, approve, policy)
+                        decide(session, case_id, me, approve, policy, FeedItemActions())
                 except CaseError:
                     continue  # the case was taken away from this reviewer: expected
         except Exception as exc:

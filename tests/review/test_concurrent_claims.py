@@ -12,8 +12,9 @@ from collections import Counter
 import pytest
 from sqlalchemy import select
 
-from cameoguard.auth.keys import Principal
+from cameoguard.auth.principal import Principal
 from cameoguard.db import session_scope
+from consumers.items import FeedItemActions
 from safety.review.cases import CaseError, CaseRequest, open_case
 from safety.review.decisions import DecisionRequest, decide
 from safety.review.queue import claim_next
@@ -65,7 +66,14 @@ def test_concurrent_reviewers_never_share_a_case(database: str) -> None:
                 if first:
                     all_holding.wait()  # every reviewer holds a case at the same moment
                 with session_scope(write=True) as session:
-                    decide(session, case_id, me, DecisionRequest("approve", "no_violation"), policy)
+                    decide(
+                        session,
+                        case_id,
+                        me,
+                        DecisionRequest("approve", "no_violation"),
+                        policy,
+                        FeedItemActions(),
+                    )
         except (CaseError, Exception) as exc:
             errors.append(exc)
 

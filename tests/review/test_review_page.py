@@ -32,7 +32,7 @@ def _free_port() -> int:
 
 @pytest.fixture
 def live_server(database: str) -> Iterator[str]:
-    from cameoguard.app import create_app
+    from assembly.app import create_app
 
     port = _free_port()
     server = uvicorn.Server(

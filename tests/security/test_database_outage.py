@@ -85,8 +85,8 @@ def cluster() -> Iterator[Cluster]:
 def service(
     cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[TestClient]:
-    from cameoguard.app import create_app
-    from cameoguard.migrate import upgrade
+    from assembly.app import create_app
+    from assembly.migrate import upgrade
 
     monkeypatch.setenv("CAMEOGUARD_HOME", str(tmp_path))
     monkeypatch.setenv("CAMEOGUARD_DATABASE_URL", cluster.url)

@@ -1,4 +1,4 @@
-"""Alembic, driven from code: the history lives in `cameoguard/migrations`."""
+"""Alembic, driven from code: the history lives in `assembly/migrations`."""
 
 from __future__ import annotations
 

@@ -1,9 +1,13 @@
-"""Topics and their message schemas: JSON objects with a `schema_version`, validated with
-pydantic on the way out (the relay) and on the way in (the workers). Keys are item ids (or cameo
-ids for consent events), so one item's messages stay in one partition, in order."""
+"""The event contracts between areas, in one neutral place: topics and their message schemas,
+JSON objects with a `schema_version`, validated with pydantic on the way out (the relay) and on
+the way in (the workers). Keys are item ids (or cameo ids for consent events), so one item's
+messages stay in one partition, in order. Producers build these models (never hand-made dicts);
+each event's reactions are named by the areas that react (see the assembly)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
@@ -14,20 +18,6 @@ CONTENT_SCORES = "content.scores"
 CONTENT_DECISIONS = "content.decisions"
 CONSENT_REVOKED = "consent.revoked"
 TOPICS = (CONTENT_PUBLISHED, CONTENT_SCORES, CONTENT_DECISIONS, CONSENT_REVOKED)
-# The feed's consumer groups (each worker's default group) and the topics each one reads.
-GROUP_TOPICS: dict[str, list[str]] = {
-    "harassment": [CONTENT_PUBLISHED],
-    "minors": [CONTENT_PUBLISHED],
-    "deepfake": [CONTENT_PUBLISHED],
-    "aggregator": [CONTENT_SCORES, CONSENT_REVOKED, CONTENT_DECISIONS],
-}
-
-
-def group_topic_names(group: str, prefix: str) -> list[str]:
-    """The topics a consumer group reads, as named on the broker (with the deployment's prefix).
-    A group not in GROUP_TOPICS is a scoring worker run under another name: it reads the
-    published content."""
-    return [prefix + topic for topic in GROUP_TOPICS.get(group, [CONTENT_PUBLISHED])]
 
 
 def dead_letter_topic(group: str) -> str:
@@ -72,11 +62,15 @@ class ContentPublished(Message):
 
 
 class ContentScores(Message):
+    """One feed signal's scores for an item (`classifier` names the signal; the feed checks it
+    against its registry). `scores["risk"]` is what the feed policy thresholds."""
+
     item_id: str
-    classifier: Literal["deepfake", "minors", "harassment"]
+    classifier: str = Field(pattern=r"^[a-z][a-z0-9_]{0,19}$")
     version: str
     scores: dict[str, float]
     evidence: list[dict[str, Any]] = Field(default_factory=list)
+    cameos_seen: list[str] = Field(default_factory=list)
 
 
 class ContentDecision(Message):
@@ -89,6 +83,31 @@ class ContentDecision(Message):
     # item's review decisions; `case_id` names the case).
     source: Literal["aggregator", "review"] = "aggregator"
     case_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Reaction:
+    """A named reaction of an area to an event: the area owns `handle`, which must be
+    idempotent (events are delivered at least once). The assembly collects every area's
+    reactions; the reactions worker runs them for the events it reads."""
+
+    name: str  # "<area>.<what it does>", e.g. "generator.cancel_jobs_of_revoked_cameo"
+    topic: str
+    handle: Callable[[Message], None]
+
+
+@dataclass(frozen=True)
+class FeedItemRequest:
+    """An item to publish into the feed (the platform's request, or a finished generation)."""
+
+    item_id: str
+    author_id: str
+    media_location: str
+    caption: str = ""
+    author_age_group: str = "unknown"
+    audience_age_group: str = "all"
+    cameo_ids: list[str] = field(default_factory=list)
+    provenance: dict[str, Any] = field(default_factory=dict)
 
 
 SCHEMAS: dict[str, type[Message]] = {

@@ -1,4 +1,4 @@
-"""The `cameoguard` command: assembles each area's sub-commands."""
+"""The `cameoguard` command: assembles each area's sub-commands (and the kernel's own)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from assembly.workers import generator_tools
 from cameoguard.audit.log import recent, verify_chain
-from cameoguard.auth.keys import KNOWN_ROLES, Scope, create_key, list_keys, revoke_key
+from cameoguard.auth.keys import create_key, list_keys, revoke_key
+from cameoguard.auth.principal import KNOWN_ROLES, Scope
 from cameoguard.db import session_scope
 from cameoguard.settings import get_settings
 from consumers.cli import worker_app
-from generator.cli import generate, generator_worker
+from generator.cli import register as register_generator
 from provenance.cli import dev_ca, provenance_app, verify
 from safety.consent.cli import faces_app, protected_app, voices_app
 from safety.policy.cli import moderate, policy_app
@@ -41,8 +43,7 @@ app.add_typer(faces_app, name="faces")
 app.add_typer(voices_app, name="voices")
 app.add_typer(protected_app, name="protected")
 app.add_typer(worker_app, name="worker")
-app.command("generate")(generate)
-worker_app.command("generator")(generator_worker)
+register_generator(app, worker_app, generator_tools)
 
 err = Console(stderr=True)
 CLI_ACTOR = "cli:operator"
@@ -58,7 +59,7 @@ def serve(
 
     settings = get_settings()
     uvicorn.run(
-        "cameoguard.app:create_app",
+        "assembly.app:create_app",
         factory=True,
         host=host or settings.host,
         port=port or settings.port,
@@ -70,8 +71,8 @@ def serve(
 @db_app.command("upgrade")
 def db_upgrade(revision: str = typer.Argument("head")) -> None:
     """Apply migrations up to REVISION (default: the latest)."""
+    from assembly.migrate import upgrade
     from cameoguard.files import private_dir
-    from cameoguard.migrate import upgrade
 
     settings = get_settings()
     private_dir(settings.home)
@@ -82,7 +83,7 @@ def db_upgrade(revision: str = typer.Argument("head")) -> None:
 @db_app.command("current")
 def db_current() -> None:
     """Print the database's migration revision."""
-    from cameoguard.migrate import current_revision
+    from assembly.migrate import current_revision
 
     typer.echo(current_revision() or "(empty database)")
 

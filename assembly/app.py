@@ -1,4 +1,5 @@
-"""The FastAPI application: mounts each area's router behind the shared middleware."""
+"""The FastAPI application: mounts each area's router behind the shared middleware, and hands
+the areas the services they need of each other."""
 
 from __future__ import annotations
 
@@ -12,15 +13,17 @@ from pydantic import BaseModel
 from cameoguard import __version__
 from cameoguard.audit.api import router as audit_router
 from cameoguard.auth.api import router as keys_router
-from cameoguard.auth.keys import Principal, Scope
+from cameoguard.auth.principal import Principal, Scope
 from cameoguard.deps import require_scope
 from cameoguard.errors import install_error_handlers
 from cameoguard.health import router as health_router
 from cameoguard.health import serve_metrics_port
 from cameoguard.middleware import RequestContextMiddleware, RequestGate
 from cameoguard.observability import configure_logging
+from cameoguard.services import Services
 from cameoguard.settings import get_settings
 from consumers.api import router as feed_router
+from consumers.items import FeedItemActions
 from generator.api import router as generator_router
 from provenance.api import router as provenance_router
 from safety.consent import models as consent_models
@@ -29,6 +32,7 @@ from safety.policy import service as policy_service
 from safety.policy.api import router as policy_router
 from safety.review import metrics as review_metrics
 from safety.review.api import router as review_router
+from safety.review.decisions import ItemActions
 
 DESCRIPTION = """
 Trust-and-safety and provenance checks for an AI video app with cameos.
@@ -44,6 +48,13 @@ class WhoAmI(BaseModel):
     name: str
     scopes: list[str]
     roles: list[str]
+
+
+def services() -> Services:
+    """What the areas need of each other, handed to them here."""
+    provided = Services()
+    provided.provide(ItemActions, FeedItemActions())  # reviewers' decisions change feed items
+    return provided
 
 
 def create_app() -> FastAPI:
@@ -63,6 +74,7 @@ def create_app() -> FastAPI:
     app = FastAPI(
         title="cameoguard", version=__version__, description=DESCRIPTION, lifespan=lifespan
     )
+    app.state.services = services()
     install_error_handlers(app)
     # Added inside out: the gate runs inside the request context.
     app.add_middleware(

@@ -1,0 +1,1 @@
+"""Feed signals: one interface (`base.FeedSignal`), one registry (`registry.SIGNALS`)."""
