@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -17,6 +17,16 @@ from cameoguard.errors import ApiError
 from cameoguard.services import Services
 
 T = TypeVar("T")
+# What a route that answers with a video file declares in the OpenAPI document.
+VIDEO_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The video file",
+        "content": {
+            "video/mp4": {"schema": {"type": "string", "format": "binary"}},
+            "video/webm": {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
+}
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer cg_...`")
 
 

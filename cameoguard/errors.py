@@ -1,4 +1,7 @@
-"""One JSON error shape for every 4xx and 5xx:
+"""Errors. Areas refuse with a `Refusal`: a kind (invalid, not found, conflict, ...), a stable
+code and a message, and no HTTP status; the HTTP edge maps each kind to its status here, once.
+`ApiError` is for the HTTP edge itself (routes, the request gate). Every 4xx and 5xx has one
+JSON shape:
 
 {"error": {"code": "not_found", "message": "...", "request_id": "...", "details": ...}}
 """
@@ -6,6 +9,8 @@
 from __future__ import annotations
 
 import logging
+import math
+from enum import StrEnum
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -53,11 +58,57 @@ class ApiError(Exception):
         self.headers = headers
 
 
-class Refusal(ApiError):
-    """A service-layer refusal with its HTTP status and a stable code; areas subclass it."""
+class RefusalKind(StrEnum):
+    """Why an area refuses, in its own terms."""
 
-    def __init__(self, status: int, code: str, message: str, details: Any = None) -> None:
-        super().__init__(status, message, code=code, details=details)
+    invalid = "invalid"  # the request itself cannot be served
+    not_found = "not_found"
+    conflict = "conflict"  # the state does not allow it (already done, not yours to act on)
+    gone = "gone"  # it existed but expired
+    forbidden = "forbidden"  # a rule forbids it for this caller
+    too_large = "too_large"
+    unsupported = "unsupported"  # a kind of input this service does not read
+    rate_limited = "rate_limited"
+    unavailable = "unavailable"  # a part it needs is down: fail closed, retry later
+
+
+STATUS_OF_KIND: dict[RefusalKind, int] = {
+    RefusalKind.invalid: 422,
+    RefusalKind.not_found: 404,
+    RefusalKind.conflict: 409,
+    RefusalKind.gone: 410,
+    RefusalKind.forbidden: 403,
+    RefusalKind.too_large: 413,
+    RefusalKind.unsupported: 415,
+    RefusalKind.rate_limited: 429,
+    RefusalKind.unavailable: 503,
+}
+
+
+class Refusal(Exception):
+    """A refusal by an area: its kind, a stable code, a message for the caller, details (the
+    limit crossed, the measures behind a decision) and, for rate limits and outages, when to
+    try again. Subclassed per area (CaseError, JobError, MediaError, ...)."""
+
+    def __init__(
+        self,
+        kind: RefusalKind,
+        code: str,
+        message: str,
+        details: Any = None,
+        retry_after_s: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.code = code
+        self.message = message
+        self.details = details
+        self.retry_after_s = retry_after_s
+
+    @property
+    def retryable(self) -> bool:
+        """An outage or a limit, not a judgement on the request: the same request may pass."""
+        return self.kind in (RefusalKind.unavailable, RefusalKind.rate_limited)
 
 
 def error_response(
@@ -87,6 +138,13 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
         return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
+
+    @app.exception_handler(Refusal)
+    async def _refusal(_: Request, exc: Refusal) -> JSONResponse:
+        headers = None
+        if exc.retry_after_s is not None:
+            headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))}
+        return error_response(STATUS_OF_KIND[exc.kind], exc.code, exc.message, exc.details, headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -22,17 +22,17 @@ from cameoguard.errors import ApiError
 from cameoguard.settings import get_settings
 from cameoguard.uploads import accepts_upload, spool_body
 from consumers.feed_policy import feed_policy, signals_of
-from consumers.items import item_view, publish, review_snapshot
+from consumers.items import ItemView, item_view, publish, review_snapshot
 from consumers.tables import FeedDecision, FeedItem
 from safety.media import estimate_work
 from safety.review.cases import (
     add_report,
-    appeal_status,
     item_signals,
     open_appeal,
     update_reach,
 )
 from safety.review.routing import review_policy
+from safety.review.views import AppealStatus, appeal_status
 
 router = APIRouter(tags=["feed"])
 platform = require_scope(Scope.platform, Scope.admin)
@@ -58,11 +58,21 @@ def _probe_video(path: Path) -> str:
     raise ApiError(422, f"unsupported container {name!r}: send MP4 or WebM", code="bad_media")
 
 
-@router.post("/v1/media", status_code=201)
+class MediaStored(BaseModel):
+    media_location: str = Field(description="Where the store keeps it, for POST /v1/feed/items")
+    bytes: int
+
+
+class ReportFiled(BaseModel):
+    report_id: int
+    case_id: str
+    duplicate: bool = Field(description="The same reporter had already reported this item")
+    reports_on_case: int
+
+
+@router.post("/v1/media", status_code=201, response_model=MediaStored)
 @accepts_upload
-async def upload_media(
-    request: Request, principal: Principal = Depends(platform)
-) -> dict[str, Any]:
+async def upload_media(request: Request, principal: Principal = Depends(platform)) -> MediaStored:
     """Stores a video (the raw request body, MP4 or WebM) in the content-addressed media store
     and answers its location, for `POST /v1/feed/items`."""
     limit = get_settings().max_upload_bytes
@@ -73,7 +83,7 @@ async def upload_media(
         await run_in_threadpool(estimate_work, path, get_settings().likeness_max_seconds, 0.5)
         size = path.stat().st_size
         location = await run_in_threadpool(media_store.put, path, suffix)
-    return {"media_location": location, "bytes": size}
+    return MediaStored(media_location=location, bytes=size)
 
 
 class PublishRequest(BaseModel):
@@ -89,8 +99,8 @@ class PublishRequest(BaseModel):
     )
 
 
-@router.post("/v1/feed/items", status_code=202)
-def publish_item(body: PublishRequest, principal: Principal = Depends(platform)) -> dict[str, Any]:
+@router.post("/v1/feed/items", status_code=202, response_model=ItemView)
+def publish_item(body: PublishRequest, principal: Principal = Depends(platform)) -> ItemView:
     """Publishes an item into the feed: it is stored in state `scoring` and streamed to the
     classifier workers; the aggregator's decision sets its state. 202: the decision follows."""
     try:
@@ -136,8 +146,8 @@ def _reviewer_may_read(session: Any, item: FeedItem, principal: Principal) -> bo
     return review_policy().roles_for_signals(sorted(signals)) <= principal.roles
 
 
-@router.get("/v1/feed/items/{item_id}")
-def get_item(item_id: str, principal: Principal = Depends(reader)) -> dict[str, Any]:
+@router.get("/v1/feed/items/{item_id}", response_model=ItemView)
+def get_item(item_id: str, principal: Principal = Depends(reader)) -> ItemView:
     """The item's state (`scoring`, `published`, `age_restricted`, `in_review`, `removed`) and
     the reasons for it. Reviewers see items with a minors signal only with the child_safety
     role."""
@@ -152,10 +162,10 @@ class ReachUpdate(BaseModel):
     views: int = Field(ge=0, le=10**12)
 
 
-@router.post("/v1/feed/items/{item_id}/reach")
+@router.post("/v1/feed/items/{item_id}/reach", response_model=ItemView)
 def set_reach(
     item_id: str, body: ReachUpdate, principal: Principal = Depends(platform)
-) -> dict[str, Any]:
+) -> ItemView:
     """The item's view count so far: open review cases of widely seen items come first."""
     with short_session(write=True) as session:
         item = _get_item(session, item_id)
@@ -171,8 +181,8 @@ class ReportRequest(BaseModel):
     note: str = Field("", max_length=2000)
 
 
-@router.post("/v1/reports", status_code=201)
-def report(body: ReportRequest, principal: Principal = Depends(platform)) -> dict[str, Any]:
+@router.post("/v1/reports", status_code=201, response_model=ReportFiled)
+def report(body: ReportRequest, principal: Principal = Depends(platform)) -> ReportFiled:
     """A user's report of an item. Reports of one item share its open review case; the same
     reporter reporting again while the case is open is answered with the first report."""
     with short_session(write=True) as session:
@@ -187,12 +197,12 @@ def report(body: ReportRequest, principal: Principal = Depends(platform)) -> dic
             snapshot=review_snapshot(session, item),
             reach=item.views,
         )
-        return {
-            "report_id": row.id,
-            "case_id": case.id,
-            "duplicate": duplicate,
-            "reports_on_case": case.report_count,
-        }
+        return ReportFiled(
+            report_id=row.id,
+            case_id=case.id,
+            duplicate=duplicate,
+            reports_on_case=case.report_count,
+        )
 
 
 class AppealRequest(BaseModel):
@@ -201,8 +211,8 @@ class AppealRequest(BaseModel):
     statement: str = Field(min_length=1, max_length=5000)
 
 
-@router.post("/v1/appeals", status_code=201)
-def appeal(body: AppealRequest, principal: Principal = Depends(platform)) -> dict[str, Any]:
+@router.post("/v1/appeals", status_code=201, response_model=AppealStatus)
+def appeal(body: AppealRequest, principal: Principal = Depends(platform)) -> AppealStatus:
     """The creator appeals the removal of their item: a case for a different reviewer."""
     with short_session(write=True) as session:
         item = _get_item(session, body.item_id)
@@ -224,8 +234,8 @@ def appeal(body: AppealRequest, principal: Principal = Depends(platform)) -> dic
         return status
 
 
-@router.get("/v1/appeals/{appeal_id}")
-def get_appeal(appeal_id: str, principal: Principal = Depends(platform)) -> dict[str, Any]:
+@router.get("/v1/appeals/{appeal_id}", response_model=AppealStatus)
+def get_appeal(appeal_id: str, principal: Principal = Depends(platform)) -> AppealStatus:
     """The appeal's status and, once decided, its outcome (`granted` reinstates the item)."""
     with short_session() as session:
         status = appeal_status(session, appeal_id)

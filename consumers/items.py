@@ -3,8 +3,9 @@ transaction), applying decisions to an item's state, and what a reviewer sees of
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
+from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -16,8 +17,9 @@ from cameoguard.contracts import (
     ProvenanceSummary,
 )
 from cameoguard.db import utcnow
-from cameoguard.errors import Refusal
+from cameoguard.errors import Refusal, RefusalKind
 from cameoguard.events import emit
+from cameoguard.timestamps import Timestamp
 from consumers.tables import FeedDecision, FeedItem, FeedScore
 
 STATE_OF_ACTION = {
@@ -36,7 +38,9 @@ def publish(session: Session, new: FeedItemRequest, actor: str) -> FeedItem:
     """Adds the item in state `scoring` and its `content.published` event, in the caller's
     transaction. Publishing the same item id again is refused (`item_exists`)."""
     if session.get(FeedItem, new.item_id) is not None:
-        raise ItemError(409, "item_exists", f"item {new.item_id} was already published")
+        raise ItemError(
+            RefusalKind.conflict, "item_exists", f"item {new.item_id} was already published"
+        )
     now = utcnow()
     message = ContentPublished(
         item_id=new.item_id,
@@ -152,18 +156,35 @@ def review_snapshot(session: Session, item: FeedItem) -> dict[str, Any]:
     }
 
 
-def item_view(item: FeedItem) -> dict[str, Any]:
-    return {
-        "item_id": item.id,
-        "author_id": item.author_id,
-        "caption": item.caption,
-        "media_location": item.media_location,
-        "cameo_ids": item.cameo_ids,
-        "provenance": item.provenance,
-        "views": item.views,
-        "state": item.state,
-        "state_source": item.state_source,
-        "state_reasons": item.state_reasons,
-        "state_changed_at": item.state_changed_at.isoformat(),
-        "published_at": item.created_at.isoformat(),
-    }
+class ItemView(BaseModel):
+    """A feed item and its state, with who set it and why."""
+
+    item_id: str
+    author_id: str
+    caption: str
+    media_location: str
+    cameo_ids: list[str]
+    provenance: dict[str, Any]
+    views: int
+    state: Literal["scoring", "published", "age_restricted", "in_review", "removed"]
+    state_source: str
+    state_reasons: list[str]
+    state_changed_at: Timestamp
+    published_at: Timestamp
+
+
+def item_view(item: FeedItem) -> ItemView:
+    return ItemView(
+        item_id=item.id,
+        author_id=item.author_id,
+        caption=item.caption,
+        media_location=item.media_location,
+        cameo_ids=item.cameo_ids,
+        provenance=item.provenance,
+        views=item.views,
+        state=item.state,  # type: ignore[arg-type]
+        state_source=item.state_source,
+        state_reasons=item.state_reasons,
+        state_changed_at=item.state_changed_at,
+        published_at=item.created_at,
+    )

@@ -16,12 +16,12 @@ from starlette.concurrency import run_in_threadpool
 from cameoguard import media_store
 from cameoguard.auth.principal import Principal, Scope
 from cameoguard.cost import run_costly
-from cameoguard.deps import require_scope, short_session
+from cameoguard.deps import VIDEO_RESPONSE, require_scope, short_session
 from cameoguard.errors import ApiError
 from cameoguard.settings import get_settings
 from cameoguard.uploads import accepts_upload, spool_body
 from generator.backends import ASPECTS
-from generator.jobs import JobRequest, job_view, submit
+from generator.jobs import JobRequest, JobView, job_view, submit
 from generator.tables import GenerationJob
 from safety.consent.tables import Cameo
 from safety.media import MediaError, estimate_work, load_media
@@ -54,11 +54,20 @@ class GenerationRequest(BaseModel):
     publish: PublishOptions | None = Field(None, description="Publish to the feed when done")
 
 
-@router.post("/v1/generations/references", status_code=201)
+class ReferenceStored(BaseModel):
+    reference_location: str
+    kind: Literal["image", "audio", "video"]
+
+
+class GenerationAccepted(JobView):
+    created: bool = Field(description="False when the idempotency key returned an earlier job")
+
+
+@router.post("/v1/generations/references", status_code=201, response_model=ReferenceStored)
 @accepts_upload
 async def upload_reference(
     request: Request, principal: Principal = Depends(platform)
-) -> dict[str, Any]:
+) -> ReferenceStored:
     """Reference media for a generation (an image, a voice clip or a short video) as the raw
     body. Anything that does not decode as media is refused (422) and nothing is stored."""
     settings = get_settings()
@@ -71,18 +80,18 @@ async def upload_reference(
                 principal.key_id, cost, load_media, path, max_seconds=seconds, max_frames=1
             )
         except MediaError as exc:
-            raise MediaError(f"not usable media: {exc}", exc.status, exc.details) from exc
+            raise MediaError(f"not usable media: {exc}", exc.kind, exc.details) from exc
         suffix = {"image": ".img", "audio": ".audio", "video": ".video"}[media.kind]
         location = await run_in_threadpool(media_store.put, path, suffix)
-    return {"reference_location": location, "kind": media.kind}
+    return ReferenceStored(reference_location=location, kind=media.kind)  # type: ignore[arg-type]
 
 
-@router.post("/v1/generations", status_code=202)
+@router.post("/v1/generations", status_code=202, response_model=GenerationAccepted)
 def create_generation(
     body: GenerationRequest,
     principal: Principal = Depends(platform),
     idempotency_key: Annotated[str | None, Header(min_length=8, max_length=200)] = None,
-) -> dict[str, Any]:
+) -> GenerationAccepted:
     """Queues a generation and answers at once with its id. The checks, the render, the scan,
     the marks and the signature run in a worker; `GET /v1/generations/{id}` follows it. The
     idempotency key (body or `Idempotency-Key` header) makes a retry return the same job."""
@@ -125,7 +134,7 @@ def create_generation(
             raise ApiError(422, f"unknown cameos {unknown}", code="unknown_cameo")
         job, created = submit(session, request, actor=principal.actor)
         session.flush()
-        return {**job_view(job), "created": created}
+        return GenerationAccepted(**job_view(job).model_dump(), created=created)
 
 
 def _job(session: Any, generation_id: str) -> GenerationJob:
@@ -135,15 +144,17 @@ def _job(session: Any, generation_id: str) -> GenerationJob:
     return job
 
 
-@router.get("/v1/generations/{generation_id}")
-def get_generation(generation_id: str, principal: Principal = Depends(platform)) -> dict[str, Any]:
+@router.get("/v1/generations/{generation_id}", response_model=JobView)
+def get_generation(generation_id: str, principal: Principal = Depends(platform)) -> JobView:
     """The job's state, each step with its outcome, timing and details, and the media link
     when done."""
     with short_session() as session:
         return job_view(_job(session, generation_id))
 
 
-@router.get("/v1/generations/{generation_id}/media", response_class=FileResponse)
+@router.get(
+    "/v1/generations/{generation_id}/media", response_class=FileResponse, responses=VIDEO_RESPONSE
+)
 def generation_media(generation_id: str, principal: Principal = Depends(platform)) -> FileResponse:
     """The marked and signed MP4 of a finished generation."""
     with short_session() as session:

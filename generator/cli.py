@@ -126,7 +126,7 @@ def generate(
     with session_scope() as session:
         final = session.get(GenerationJob, job_id)
         assert final is not None
-        view = job_view(final)
+        view = job_view(final).model_dump(mode="json")
         location = final.output_location
     if state == "done" and location:
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -8,16 +8,18 @@ import hashlib
 import json
 import secrets
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import timedelta
+from typing import Any, Literal
 
+from pydantic import BaseModel, Field
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from cameoguard.audit.log import record
 from cameoguard.db import session_scope, utcnow
-from cameoguard.errors import Refusal
+from cameoguard.errors import Refusal, RefusalKind
 from cameoguard.settings import get_settings
+from cameoguard.timestamps import Timestamp
 from generator.tables import GenerationJob
 
 TERMINAL = ("blocked", "failed", "cancelled", "done")
@@ -56,7 +58,7 @@ def submit(session: Session, request: JobRequest, actor: str) -> tuple[Generatio
     if existing is not None:
         if existing.request_digest != digest:
             raise JobError(
-                409,
+                RefusalKind.conflict,
                 "idempotency_key_reused",
                 "this idempotency key was used for a different request",
             )
@@ -225,27 +227,54 @@ def resume_reviewed(outcome_of: Any) -> list[str]:
     return changed
 
 
-def job_view(job: GenerationJob) -> dict[str, Any]:
-    def iso(moment: datetime | None) -> str | None:
-        return moment.isoformat() if moment else None
+class StepView(BaseModel):
+    step: str
+    outcome: Literal["ok", "block", "review", "error"]
+    ms: float
+    details: dict[str, Any]
 
-    return {
-        "generation_id": job.id,
-        "state": job.state,
-        "reason": job.reason,
-        "requester_id": job.requester_id,
-        "prompt": job.prompt,
-        "cameo_ids": job.cameo_ids,
-        "duration_s": job.duration_s,
-        "aspect_ratio": job.aspect_ratio,
-        "steps": job.steps,
-        "grant_ids": job.grant_ids,
-        "review_case_id": job.review_case_id,
-        "backend": job.backend,
-        "watermark_id": job.watermark_id,
-        "item_id": job.item_id,
-        "media": f"/v1/generations/{job.id}/media" if job.state == "done" else None,
-        "attempts": job.attempts,
-        "created_at": iso(job.created_at),
-        "finished_at": iso(job.finished_at),
-    }
+
+class JobView(BaseModel):
+    """A generation job as the platform follows it."""
+
+    generation_id: str
+    state: Literal["queued", "running", "held", "blocked", "failed", "cancelled", "done"]
+    reason: str | None
+    requester_id: str
+    prompt: str
+    cameo_ids: list[str]
+    duration_s: float
+    aspect_ratio: str
+    steps: list[StepView]
+    grant_ids: list[str]
+    review_case_id: str | None
+    backend: str | None
+    watermark_id: str | None
+    item_id: str | None
+    media: str | None = Field(description="Where to download the output, once done")
+    attempts: int
+    created_at: Timestamp
+    finished_at: Timestamp | None
+
+
+def job_view(job: GenerationJob) -> JobView:
+    return JobView(
+        generation_id=job.id,
+        state=job.state,  # type: ignore[arg-type]
+        reason=job.reason,
+        requester_id=job.requester_id,
+        prompt=job.prompt,
+        cameo_ids=job.cameo_ids,
+        duration_s=job.duration_s,
+        aspect_ratio=job.aspect_ratio,
+        steps=[StepView(**step) for step in job.steps],
+        grant_ids=job.grant_ids,
+        review_case_id=job.review_case_id,
+        backend=job.backend,
+        watermark_id=job.watermark_id,
+        item_id=job.item_id,
+        media=f"/v1/generations/{job.id}/media" if job.state == "done" else None,
+        attempts=job.attempts,
+        created_at=job.created_at,
+        finished_at=job.finished_at,
+    )

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from cameoguard import media_store
 from cameoguard.contracts import FeedItemRequest
 from cameoguard.db import session_scope
-from cameoguard.errors import ApiError
+from cameoguard.errors import ApiError, Refusal
 from generator import scan
 from generator.backends import ASPECTS, Backend, BackendError, RenderRequest
 from generator.backends.embedded import dialogue_of
@@ -78,8 +78,14 @@ class Run:
             outcome, details = fn()
         except Stop:
             raise
-        except ApiError as exc:  # a check refused its input: a block with the reason
-            outcome, details = "block", {"error": exc.message, "code": exc.code}
+        except Refusal as exc:
+            # A check refused the request: a block with the reason. A part that is down (a
+            # model, the database) or a limit fails the job instead: it may pass on a retry.
+            outcome = "error" if exc.retryable else "block"
+            details = {"error": exc.message, "code": exc.code}
+        except ApiError as exc:  # the consent area's refusals, until they are Refusals too
+            outcome = "error" if exc.status >= 500 or exc.status == 429 else "block"
+            details = {"error": exc.message, "code": exc.code}
         except BackendError as exc:
             outcome, details = "error", {"error": str(exc)}
         except Exception as exc:

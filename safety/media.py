@@ -6,7 +6,7 @@ GIF, BMP, TIFF), PyAV (FFmpeg) everything else. Anything unreadable, too long or
 MediaError with the reason, which the API turns into a 4xx.
 
 Before anything is decoded, `probe` reads the headers (dimensions, frame rate, duration) and
-`MediaLimits.check` refuses what is too large to decode (413 with the limit): an image or frame
+`MediaLimits.check` refuses what is too large to decode (with the limit crossed): an image or frame
 over its pixel cap, media over its duration. While decoding, the pixels actually decoded are
 counted against the same budget, so a file whose headers lie is stopped too. Video longer than
 the budget allows is sampled from its keyframes only (the decoder skips the other frames)."""
@@ -21,27 +21,31 @@ import av
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from cameoguard.errors import Refusal
+from cameoguard.errors import Refusal, RefusalKind
 
 AUDIO_RATE = 16_000
 # Pillow's own bomb guard, set far above our caps: our check runs first, from the header.
 Image.MAX_IMAGE_PIXELS = 1_000_000_000
-
-_CODES = {413: "media_too_large"}  # the rest (415, 422) are `bad_media`
 
 
 class MediaError(Refusal):
     """The upload cannot be used; the message says why (shown to the caller), with a stable
     code (`bad_media`, or `media_too_large` with the limit crossed in the details)."""
 
-    def __init__(self, message: str, status: int = 422, details: dict[str, Any] | None = None):
-        super().__init__(status, _CODES.get(status, "bad_media"), message, details)
+    def __init__(
+        self,
+        message: str,
+        kind: RefusalKind = RefusalKind.invalid,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        code = "media_too_large" if kind is RefusalKind.too_large else "bad_media"
+        super().__init__(kind, code, message, details)
 
 
 def estimate_work(
     path: Path, max_seconds: float, frames_per_second: float, max_frames: int = 120
 ) -> float:
-    """Probes the headers, refuses what is too large (MediaError 413), and returns the
+    """Probes the headers, refuses what is too large (MediaError, too_large), and returns the
     estimated CPU-milliseconds of analysing the media at `frames_per_second`."""
     limits = default_limits(max_seconds)
     header = probe(path)
@@ -59,26 +63,26 @@ class MediaLimits:
     max_decode_pixels: int = 5_000_000_000  # pixels decoded in all (about 10 CPU-seconds)
 
     def check(self, header: MediaHeader) -> None:
-        """Refuses (413) media whose headers alone show it is too large to decode."""
+        """Refuses (too_large) media whose headers alone show it is too large to decode."""
         if header.kind == "image" and header.pixels > self.max_image_pixels:
             raise MediaError(
                 f"image of {header.width}x{header.height} is over the limit of "
                 f"{self.max_image_pixels:,} pixels",
-                413,
+                RefusalKind.too_large,
                 {"limit_pixels": self.max_image_pixels, "pixels": header.pixels},
             )
         if header.kind == "video" and header.pixels > self.max_frame_pixels:
             raise MediaError(
                 f"video frames of {header.width}x{header.height} are over the limit of "
                 f"{self.max_frame_pixels:,} pixels",
-                413,
+                RefusalKind.too_large,
                 {"limit_pixels": self.max_frame_pixels, "pixels": header.pixels},
             )
         if header.duration > self.max_seconds:
             raise MediaError(
                 f"media is {header.duration:.0f} s long; the limit here is "
                 f"{self.max_seconds:.0f} s",
-                413,
+                RefusalKind.too_large,
                 {"limit_seconds": self.max_seconds, "seconds": round(header.duration, 2)},
             )
 
@@ -159,12 +163,14 @@ def _open(path: Path) -> av.container.InputContainer:
     try:
         return av.open(str(path), mode="r")
     except (av.error.InvalidDataError, av.error.FFmpegError, UnicodeDecodeError) as exc:
-        raise MediaError(f"not a readable image, video or audio file ({exc})", 415) from exc
+        raise MediaError(
+            f"not a readable image, video or audio file ({exc})", RefusalKind.unsupported
+        ) from exc
 
 
 def _container_header(container: av.container.InputContainer) -> MediaHeader:
     if not container.streams.video and not container.streams.audio:
-        raise MediaError("no video or audio stream in the file", 415)
+        raise MediaError("no video or audio stream in the file", RefusalKind.unsupported)
     duration = _container_duration(container)
     has_audio = bool(container.streams.audio)
     if not container.streams.video:
@@ -247,7 +253,9 @@ def load_media(
     if media.audio is not None:
         media.duration = max(media.duration, media.audio.size / AUDIO_RATE)
     if media.duration > limits.max_seconds:
-        raise MediaError(f"media runs past {limits.max_seconds:.0f} s, the limit here", 413)
+        raise MediaError(
+            f"media runs past {limits.max_seconds:.0f} s, the limit here", RefusalKind.too_large
+        )
     return media
 
 
@@ -285,12 +293,14 @@ def _sample_frames(
             raise MediaError(
                 "the video decodes to more pixels than its header said, over the limit of "
                 f"{limits.max_decode_pixels:,} pixels per request",
-                413,
+                RefusalKind.too_large,
                 {"limit_pixels": limits.max_decode_pixels},
             )
         t = float(frame.time) if frame.time is not None else len(frames) / fps
         if t > limits.max_seconds:
-            raise MediaError(f"media runs past {limits.max_seconds:.0f} s, the limit here", 413)
+            raise MediaError(
+                f"media runs past {limits.max_seconds:.0f} s, the limit here", RefusalKind.too_large
+            )
         if t + 1e-6 < next_time:
             continue
         frames.append((t, frame.to_ndarray(format="rgb24")))
@@ -312,7 +322,9 @@ def _decode_audio(container: av.container.InputContainer, max_seconds: float) ->
             chunks.append(chunk)
             total += chunk.size
         if total > limit:
-            raise MediaError(f"audio runs past {max_seconds:.0f} s, the limit here", 413)
+            raise MediaError(
+                f"audio runs past {max_seconds:.0f} s, the limit here", RefusalKind.too_large
+            )
     for out in resampler.resample(None):
         chunks.append(out.to_ndarray().reshape(-1))
     return np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)

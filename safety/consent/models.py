@@ -13,7 +13,7 @@ import logging
 import threading
 from dataclasses import dataclass
 
-from cameoguard.errors import ApiError
+from cameoguard.errors import Refusal, RefusalKind
 from cameoguard.health import register_model_check
 from cameoguard.settings import get_settings
 from safety.models.age import AgeEstimator
@@ -112,9 +112,9 @@ def restriction_embedder() -> TextEmbedder:
 
 def require_models() -> LikenessModels:
     if _models is None:
-        raise ApiError(
-            503,
+        raise Refusal(
+            RefusalKind.unavailable,
+            "model_unavailable",
             f"face/voice models unavailable ({readiness()}); nothing can be allowed",
-            code="model_unavailable",
         )
     return _models

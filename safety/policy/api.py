@@ -21,7 +21,7 @@ from cameoguard.audit.log import record
 from cameoguard.auth.principal import Principal, Scope
 from cameoguard.cost import run_costly
 from cameoguard.deps import DATABASE_ERRORS, database_unavailable, get_session, require_scope
-from cameoguard.errors import ApiError
+from cameoguard.errors import ApiError, Refusal
 from safety.policy import service
 from safety.policy.engine import CheckContext, Decision
 from safety.policy.normalize import MAX_TEXT_CHARS, InvalidText
@@ -166,7 +166,7 @@ async def _decide(
             )
     except InvalidText as exc:
         raise ApiError(422, str(exc)) from exc
-    except ApiError:
+    except (ApiError, Refusal):
         raise
     except Exception as exc:
         log.exception("policy check failed")

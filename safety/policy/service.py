@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from cameoguard.errors import ApiError
+from cameoguard.errors import Refusal, RefusalKind
 from cameoguard.health import register_model_check
 from safety.policy import engine as engine_module
 from safety.policy.engine import PolicyEngine
@@ -38,9 +38,9 @@ def readiness() -> str | None:
 def require_engine() -> PolicyEngine:
     engine = engine_module.current_engine()
     if engine is None:
-        raise ApiError(
-            503,
+        raise Refusal(
+            RefusalKind.unavailable,
+            "model_unavailable",
             f"policy engine unavailable ({readiness()}); nothing can be allowed",
-            code="model_unavailable",
         )
     return engine

@@ -12,12 +12,19 @@ from pydantic import BaseModel, Field
 from cameoguard import media_store
 from cameoguard.auth.principal import Principal, Scope
 from cameoguard.db import utcnow
-from cameoguard.deps import require_scope, service, short_session
+from cameoguard.deps import VIDEO_RESPONSE, require_scope, service, short_session
 from cameoguard.errors import ApiError
-from safety.review import decisions, queue
-from safety.review.cases import aware, case_reports
+from safety.review import decisions, queue, views
 from safety.review.routing import review_policy
 from safety.review.tables import ReviewCase
+from safety.review.views import (
+    CaseView,
+    ClaimAnswer,
+    HistoryView,
+    PolicyView,
+    QueuesView,
+    case_view,
+)
 
 router = APIRouter(tags=["review"])
 reviewer = require_scope(Scope.reviewer)
@@ -25,71 +32,45 @@ viewer = require_scope(Scope.reviewer, Scope.auditor, Scope.admin)
 STATIC = Path(__file__).parent / "static"
 
 
-def case_view(case: ReviewCase, session: Any) -> dict[str, Any]:
-    expires = aware(case.lease_expires_at)
-    return {
-        "case_id": case.id,
-        "kind": case.kind,
-        "item_id": case.item_id,
-        "cameo_id": case.cameo_id,
-        "queue": case.queue,
-        "roles_needed": [r for r in case.roles_needed.split(",") if r],
-        "status": case.status,
-        "severity": case.severity,
-        "minors": case.minors,
-        "reach": case.reach,
-        "signals": case.signals,
-        "reasons": case.reasons,
-        "report_count": case.report_count,
-        "snapshot": case.snapshot,
-        "claimed_by": case.claimed_by,
-        "lease_expires_at": expires.isoformat() if expires else None,
-        "opened_at": case.opened_at.isoformat(),
-        "decided_at": case.decided_at.isoformat() if case.decided_at else None,
-        "decisions": decisions.case_decisions(session, case.id),
-        "reports": case_reports(session, case.id),
-    }
-
-
-@router.get("/v1/review/policy")
-def policy_view(principal: Principal = Depends(viewer)) -> dict[str, Any]:
+@router.get("/v1/review/policy", response_model=PolicyView)
+def policy_view(principal: Principal = Depends(viewer)) -> PolicyView:
     """The reason codes of each decision and the queues this key may take."""
     policy = review_policy()
-    return {
-        "policy": policy.ref,
-        "reason_codes": policy.reason_codes,
-        "lease_seconds": policy.lease_seconds,
-        "my_queues": policy.queues_for(principal.roles) if "reviewer" in principal.scopes else [],
-    }
+    return PolicyView(
+        policy=policy.ref,
+        reason_codes=policy.reason_codes,
+        lease_seconds=policy.lease_seconds,
+        my_queues=policy.queues_for(principal.roles) if "reviewer" in principal.scopes else [],
+    )
 
 
-@router.get("/v1/review/queues")
-def queues(principal: Principal = Depends(viewer)) -> dict[str, Any]:
+@router.get("/v1/review/queues", response_model=QueuesView)
+def queues(principal: Principal = Depends(viewer)) -> QueuesView:
     """Open and claimed cases per queue, the oldest case's age, decisions in the last hour."""
     policy = review_policy()
     with short_session() as session:
         stats = queue.queue_stats(session, policy)
     mine = set(policy.queues_for(principal.roles)) if "reviewer" in principal.scopes else set()
-    for entry in stats["queues"]:
-        entry["mine"] = entry["name"] in mine
+    for entry in stats.queues:
+        entry.mine = entry.name in mine
     return stats
 
 
-@router.post("/v1/review/claims")
-def claim(principal: Principal = Depends(reviewer)) -> dict[str, Any]:
+@router.post("/v1/review/claims", response_model=ClaimAnswer)
+def claim(principal: Principal = Depends(reviewer)) -> ClaimAnswer:
     """Claims the most urgent case this reviewer may take (or returns the one they hold), under
     an exclusive lease. `case` is null when their queues are empty."""
     with short_session(write=True) as session:
         case = queue.claim_next(session, principal, review_policy())
-        return {"case": None if case is None else case_view(case, session)}
+        return ClaimAnswer(case=None if case is None else case_view(session, case))
 
 
-@router.get("/v1/review/claims/current")
-def current(principal: Principal = Depends(reviewer)) -> dict[str, Any]:
+@router.get("/v1/review/claims/current", response_model=ClaimAnswer)
+def current(principal: Principal = Depends(reviewer)) -> ClaimAnswer:
     """The case this reviewer holds now, if any (claims nothing)."""
     with short_session() as session:
         case = queue.held_case(session, principal, utcnow())
-        return {"case": None if case is None else case_view(case, session)}
+        return ClaimAnswer(case=None if case is None else case_view(session, case))
 
 
 def _visible(session: Any, case_id: str, principal: Principal) -> ReviewCase:
@@ -99,13 +80,15 @@ def _visible(session: Any, case_id: str, principal: Principal) -> ReviewCase:
     return case
 
 
-@router.get("/v1/review/cases/{case_id}")
-def get_case(case_id: str, principal: Principal = Depends(viewer)) -> dict[str, Any]:
+@router.get("/v1/review/cases/{case_id}", response_model=CaseView)
+def get_case(case_id: str, principal: Principal = Depends(viewer)) -> CaseView:
     with short_session() as session:
-        return case_view(_visible(session, case_id, principal), session)
+        return case_view(session, _visible(session, case_id, principal))
 
 
-@router.get("/v1/review/cases/{case_id}/media", response_class=FileResponse)
+@router.get(
+    "/v1/review/cases/{case_id}/media", response_class=FileResponse, responses=VIDEO_RESPONSE
+)
 def case_media(case_id: str, principal: Principal = Depends(viewer)) -> FileResponse:
     """The case's video. Reviewers get it only while they hold the case."""
     with short_session() as session:
@@ -129,37 +112,35 @@ class DecisionBody(BaseModel):
     note: str = Field("", max_length=2000)
 
 
-@router.post("/v1/review/cases/{case_id}/decision")
+@router.post("/v1/review/cases/{case_id}/decision", response_model=CaseView)
 def decide(
     case_id: str,
     body: DecisionBody,
     principal: Principal = Depends(reviewer),
     items: decisions.ItemActions = Depends(service(decisions.ItemActions)),
-) -> dict[str, Any]:
+) -> CaseView:
     """Decides a case this reviewer holds. The action is published to `content.decisions`;
     `escalate` sends the case to the escalation queue."""
     request = decisions.DecisionRequest(body.action, body.reason_code, body.note)
     with short_session(write=True) as session:
         decisions.decide(session, case_id, principal, request, review_policy(), items)
-        case = session.get(ReviewCase, case_id)
-        return case_view(case, session)
+        return case_view(session, session.get(ReviewCase, case_id))
 
 
-@router.post("/v1/review/cases/{case_id}/release")
-def release(case_id: str, principal: Principal = Depends(reviewer)) -> dict[str, Any]:
+@router.post("/v1/review/cases/{case_id}/release", response_model=CaseView)
+def release(case_id: str, principal: Principal = Depends(reviewer)) -> CaseView:
     """Gives a held case back to its queue."""
     with short_session(write=True) as session:
-        case = queue.release(session, case_id, principal, review_policy())
-        return case_view(case, session)
+        return case_view(session, queue.release(session, case_id, principal, review_policy()))
 
 
-@router.get("/v1/review/history")
+@router.get("/v1/review/history", response_model=HistoryView)
 def history(
     limit: int = Query(50, ge=1, le=500), principal: Principal = Depends(reviewer)
-) -> dict[str, Any]:
+) -> HistoryView:
     """This reviewer's latest decisions."""
     with short_session() as session:
-        return {"decisions": decisions.history(session, principal, limit)}
+        return views.history(session, principal, limit)
 
 
 @router.get("/review", response_class=HTMLResponse, include_in_schema=False)

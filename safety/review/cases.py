@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from cameoguard.audit.log import record
 from cameoguard.auth.tables import ApiKey
 from cameoguard.db import utcnow
-from cameoguard.errors import Refusal
+from cameoguard.errors import Refusal, RefusalKind
 from safety.review.routing import ReviewPolicy
 from safety.review.tables import ReviewCase, ReviewDecision, UserReport
 
@@ -167,7 +167,7 @@ def add_report(
     spec = policy.report_reasons.get(reason)
     if spec is None:
         raise CaseError(
-            422,
+            RefusalKind.invalid,
             "unknown_reason",
             f"unknown report reason {reason!r}; known: " + ", ".join(sorted(policy.report_reasons)),
         )
@@ -215,14 +215,18 @@ def open_appeal(
     reviewer did) is excluded from the appeal. One appeal per removal."""
     key = f"appeal:{item_id}"
     if session.scalar(select(ReviewCase.id).where(ReviewCase.open_key == key)) is not None:
-        raise CaseError(409, "appeal_pending", "an appeal of this item is already pending")
+        raise CaseError(
+            RefusalKind.conflict, "appeal_pending", "an appeal of this item is already pending"
+        )
     decided = session.scalars(
         select(ReviewCase).where(ReviewCase.kind == "appeal", ReviewCase.item_id == item_id)
     ).all()
     removal = aware(removed_at)
     assert removal is not None
     if any((aware(c.opened_at) or removal) >= removal for c in decided):
-        raise CaseError(409, "already_appealed", "this removal was already appealed")
+        raise CaseError(
+            RefusalKind.conflict, "already_appealed", "this removal was already appealed"
+        )
     last_removal = session.scalar(
         select(ReviewDecision)
         .where(ReviewDecision.item_id == item_id, ReviewDecision.action == "remove")
@@ -249,14 +253,6 @@ def open_appeal(
     )
 
 
-def case_reports(session: Session, case_id: str) -> list[dict[str, Any]]:
-    """The user reports filed into a case, with their notes (the reporters stay anonymous)."""
-    rows = session.scalars(
-        select(UserReport).where(UserReport.case_id == case_id).order_by(UserReport.id)
-    ).all()
-    return [{"reason": r.reason, "note": r.note, "at": r.created_at.isoformat()} for r in rows]
-
-
 def item_signals(session: Session, item_id: str) -> list[str]:
     """Every signal any case of the item carried (decided cases included)."""
     rows = session.scalars(select(ReviewCase.signals).where(ReviewCase.item_id == item_id))
@@ -269,29 +265,6 @@ def update_reach(session: Session, item_id: str, views: int) -> None:
         select(ReviewCase).where(ReviewCase.item_id == item_id, ReviewCase.open_key.is_not(None))
     ):
         case.reach = max(case.reach, views)
-
-
-def appeal_status(session: Session, case_id: str) -> dict[str, Any] | None:
-    case = session.get(ReviewCase, case_id)
-    if case is None or case.kind != "appeal":
-        return None
-    final = session.scalar(
-        select(ReviewDecision)
-        .where(ReviewDecision.case_id == case_id, ReviewDecision.action != "escalate")
-        .order_by(ReviewDecision.id.desc())
-    )
-    outcome = None
-    if case.status == "decided" and final is not None:
-        outcome = "granted" if final.action == "approve" else "denied"
-    return {
-        "appeal_id": case.id,
-        "item_id": case.item_id,
-        "status": case.status,
-        "outcome": outcome,
-        "reason_code": final.reason_code if final and outcome else None,
-        "opened_at": case.opened_at.isoformat(),
-        "decided_at": case.decided_at.isoformat() if case.decided_at else None,
-    }
 
 
 def case_outcome(session: Session, case_id: str) -> str | None:

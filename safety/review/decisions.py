@@ -5,7 +5,7 @@ instead. Decisions about cameo misuse add a notice to each cameo owner's record.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -14,6 +14,7 @@ from cameoguard.audit.log import record
 from cameoguard.auth.principal import Principal
 from cameoguard.contracts import CONTENT_DECISIONS, ContentDecision
 from cameoguard.db import utcnow
+from cameoguard.errors import RefusalKind
 from cameoguard.events import emit
 from safety.consent.service import notify_misuse
 from safety.review.cases import CaseError
@@ -44,17 +45,19 @@ class DecisionRequest:
 def _check(request: DecisionRequest, policy: ReviewPolicy) -> None:
     if request.action not in ACTIONS:
         raise CaseError(
-            422, "unknown_action", f"unknown action {request.action!r}; one of {list(ACTIONS)}"
+            RefusalKind.invalid,
+            "unknown_action",
+            f"unknown action {request.action!r}; one of {list(ACTIONS)}",
         )
     codes = policy.reason_codes[request.action]
     if request.reason_code not in codes:
         raise CaseError(
-            422,
+            RefusalKind.invalid,
             "unknown_reason_code",
             f"reason code {request.reason_code!r} is not one of {codes} for {request.action}",
         )
     if len(request.note) > 2000:
-        raise CaseError(422, "note_too_long", "a note is at most 2000 characters")
+        raise CaseError(RefusalKind.invalid, "note_too_long", "a note is at most 2000 characters")
 
 
 def cameos_of(case: ReviewCase) -> list[str]:
@@ -143,43 +146,3 @@ def decide(
         },
     )
     return decision
-
-
-def history(session: Session, principal: Principal, limit: int = 50) -> list[dict[str, Any]]:
-    """This reviewer's latest decisions, newest first."""
-    rows = session.execute(
-        select(ReviewDecision, ReviewCase.kind, ReviewCase.queue)
-        .join(ReviewCase, ReviewCase.id == ReviewDecision.case_id)
-        .where(ReviewDecision.reviewer == principal.key_id)
-        .order_by(ReviewDecision.id.desc())
-        .limit(limit)
-    ).all()
-    return [
-        {
-            "case_id": d.case_id,
-            "item_id": d.item_id,
-            "kind": kind,
-            "queue": queue,
-            "action": d.action,
-            "reason_code": d.reason_code,
-            "note": d.note,
-            "at": d.decided_at.isoformat(),
-        }
-        for d, kind, queue in rows
-    ]
-
-
-def case_decisions(session: Session, case_id: str) -> list[dict[str, Any]]:
-    rows = session.scalars(
-        select(ReviewDecision).where(ReviewDecision.case_id == case_id).order_by(ReviewDecision.id)
-    ).all()
-    return [
-        {
-            "reviewer": d.reviewer,
-            "action": d.action,
-            "reason_code": d.reason_code,
-            "note": d.note,
-            "at": d.decided_at.isoformat(),
-        }
-        for d in rows
-    ]

@@ -30,16 +30,16 @@ class ReviewQueueCollector(Collector):
             "Age of the oldest undecided case",
             labels=["queue"],
         )
-        for entry in stats["queues"]:
-            depth.add_metric([entry["name"], "open"], entry["open"])
-            depth.add_metric([entry["name"], "claimed"], entry["claimed"])
-            oldest.add_metric([entry["name"]], entry["oldest_age_s"])
+        for entry in stats.queues:
+            depth.add_metric([entry.name, "open"], entry.open)
+            depth.add_metric([entry.name, "claimed"], entry.claimed)
+            oldest.add_metric([entry.name], entry.oldest_age_s)
         yield depth
         yield oldest
         yield GaugeMetricFamily(
             "cameoguard_review_decisions_last_hour",
             "Reviewers' decisions in the last hour",
-            value=stats["decisions_last_hour"],
+            value=stats.decisions_last_hour,
         )
 
 

@@ -15,9 +15,11 @@ from sqlalchemy.orm import Session
 from cameoguard.audit.log import record
 from cameoguard.auth.principal import Principal
 from cameoguard.db import utcnow
+from cameoguard.errors import RefusalKind
 from safety.review.cases import CaseError, aware, place_again
 from safety.review.routing import ReviewPolicy, role_sets
 from safety.review.tables import ReviewCase, ReviewDecision
+from safety.review.views import QueuesView, QueueView
 
 CANDIDATES = 20
 
@@ -122,12 +124,16 @@ def holding(
     revealed)."""
     case = session.get(ReviewCase, case_id, with_for_update=True)
     if case is None or not may_see(case, principal, policy):
-        raise CaseError(404, "unknown_case", f"no case {case_id}")
+        raise CaseError(RefusalKind.not_found, "unknown_case", f"no case {case_id}")
     if case.status != "claimed" or case.claimed_by != principal.key_id:
-        raise CaseError(409, "not_holder", "you do not hold this case: claim it first")
+        raise CaseError(
+            RefusalKind.conflict, "not_holder", "you do not hold this case: claim it first"
+        )
     expires = aware(case.lease_expires_at)
     if expires is None or expires < utcnow():
-        raise CaseError(409, "lease_expired", "your lease on this case expired: claim again")
+        raise CaseError(
+            RefusalKind.conflict, "lease_expired", "your lease on this case expired: claim again"
+        )
     return case
 
 
@@ -149,7 +155,7 @@ def release(
     return case
 
 
-def queue_stats(session: Session, policy: ReviewPolicy) -> dict[str, Any]:
+def queue_stats(session: Session, policy: ReviewPolicy) -> QueuesView:
     """Per queue: open and claimed cases and the age of the oldest undecided case; and the
     decisions of the last hour."""
     now = utcnow()
@@ -158,20 +164,20 @@ def queue_stats(session: Session, policy: ReviewPolicy) -> dict[str, Any]:
         .where(ReviewCase.status.in_(("open", "claimed")))
         .group_by(ReviewCase.queue, ReviewCase.status)
     ).all()
-    queues: dict[str, dict[str, Any]] = {
-        q.name: {"name": q.name, "roles": q.roles, "open": 0, "claimed": 0, "oldest_age_s": 0.0}
+    queues = {
+        q.name: QueueView(name=q.name, roles=q.roles, open=0, claimed=0, oldest_age_s=0.0)
         for q in policy.queues
     }
     for name, status, count, oldest in rows:
         entry = queues.setdefault(
-            name, {"name": name, "roles": [], "open": 0, "claimed": 0, "oldest_age_s": 0.0}
+            name, QueueView(name=name, roles=[], open=0, claimed=0, oldest_age_s=0.0)
         )
-        entry[status] += int(count)
+        setattr(entry, status, getattr(entry, status) + int(count))
         age = (now - (aware(oldest) or now)).total_seconds()
-        entry["oldest_age_s"] = max(entry["oldest_age_s"], round(age, 1))
+        entry.oldest_age_s = max(entry.oldest_age_s, round(age, 1))
     last_hour = session.scalar(
         select(func.count())
         .select_from(ReviewDecision)
         .where(ReviewDecision.decided_at >= now - timedelta(hours=1))
     )
-    return {"queues": list(queues.values()), "decisions_last_hour": int(last_hour or 0)}
+    return QueuesView(queues=list(queues.values()), decisions_last_hour=int(last_hour or 0))
