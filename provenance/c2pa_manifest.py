@@ -20,7 +20,6 @@ log = logging.getLogger("cameoguard.provenance")
 
 TRAINED_ALGORITHMIC_MEDIA = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
 GENERATION_ASSERTION = "com.cameoguard.generation"
-SOFT_BINDING_ALG = "com.cameoguard.sswm.v1"
 
 MIME_BY_SUFFIX = {
     ".mp4": "video/mp4",
@@ -45,8 +44,27 @@ class GenerationClaim:
     title: str = "generated.mp4"
 
 
+def _soft_bindings(watermark_id: int) -> list[dict[str, Any]]:
+    """One soft-binding assertion per algorithm of the registered marks (the video and audio
+    watermarks share one: the same id spread in luma and in sound)."""
+    from provenance.marks.registry import MARKS
+
+    value = base64.b64encode(watermark_id.to_bytes(8, "big")).decode()
+    algorithms = list(dict.fromkeys(m.soft_binding_alg for m in MARKS if m.soft_binding_alg))
+    return [
+        {
+            "label": "c2pa.soft-binding",
+            "data": {
+                "alg": alg,
+                "name": "cameoguard invisible watermark",
+                "blocks": [{"scope": {}, "value": value}],
+            },
+        }
+        for alg in algorithms
+    ]
+
+
 def build_manifest(claim: GenerationClaim) -> dict[str, Any]:
-    watermark_bytes = claim.watermark_id.to_bytes(8, "big")
     return {
         "claim_generator_info": [{"name": "cameoguard", "version": __version__}],
         "title": claim.title,
@@ -71,14 +89,7 @@ def build_manifest(claim: GenerationClaim) -> dict[str, Any]:
                     ]
                 },
             },
-            {
-                "label": "c2pa.soft-binding",
-                "data": {
-                    "alg": SOFT_BINDING_ALG,
-                    "name": "cameoguard invisible watermark",
-                    "blocks": [{"scope": {}, "value": base64.b64encode(watermark_bytes).decode()}],
-                },
-            },
+            *_soft_bindings(claim.watermark_id),
             {
                 "label": GENERATION_ASSERTION,
                 "data": {

@@ -8,7 +8,8 @@ of its sampled frames match one of that record's frames.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import av
@@ -20,31 +21,40 @@ SAMPLE_EVERY_S = 1.0
 HASH_WIDTH = 512  # frames are downscaled first: PDQ looks at 64x64 luminance anyway
 
 
+class FingerprintTap:
+    """PDQ hashes of one frame per SAMPLE_EVERY_S seconds of a decode pass, in time order."""
+
+    every_frame = False
+    done = False
+
+    def __init__(self) -> None:
+        self.hashes: list[str] = []
+        self._next = 0.0
+
+    def take(self, frame: av.VideoFrame, t: float) -> None:
+        if t + 1e-6 < self._next:
+            return
+        self._next = t + SAMPLE_EVERY_S
+        width = min(HASH_WIDTH, frame.width)
+        height = max(2, round(frame.height * width / frame.width))
+        rgb = frame.reformat(width=width, height=height, format="rgb24").to_ndarray()
+        bits, _quality = pdqhash.compute(rgb)
+        self.hashes.append(np.packbits(bits.astype(np.uint8)).tobytes().hex())
+
+
 def fingerprint_video(
     path: Path, max_seconds: float = 600.0, max_pixels: int | None = None
 ) -> list[str]:
     """Hex PDQ hashes of one frame per SAMPLE_EVERY_S seconds, in time order; reading stops
-    after `max_seconds` or once `max_pixels` have been decoded."""
-    hashes: list[str] = []
-    next_t, decoded = 0.0, 0
-    with av.open(str(path)) as container:
-        if not container.streams.video:
-            raise ValueError("no video stream")
-        stream = container.streams.video[0]
-        for frame in container.decode(stream):
-            decoded += frame.width * frame.height
-            t = float(frame.time or 0.0)
-            if t > max_seconds or (max_pixels is not None and decoded > max_pixels):
-                break
-            if t + 1e-6 < next_t:
-                continue
-            next_t = t + SAMPLE_EVERY_S
-            width = min(HASH_WIDTH, frame.width)
-            height = max(2, round(frame.height * width / frame.width))
-            rgb = frame.reformat(width=width, height=height, format="rgb24").to_ndarray()
-            bits, _quality = pdqhash.compute(rgb)
-            hashes.append(np.packbits(bits.astype(np.uint8)).tobytes().hex())
-    return hashes
+    after `max_seconds` (past `max_pixels` decoded, keyframes only)."""
+    from safety.media import decode_video, default_limits
+
+    limits = default_limits(math.inf)
+    if max_pixels is not None:
+        limits = replace(limits, max_decode_pixels=max_pixels)
+    tap = FingerprintTap()
+    decode_video(path, [tap], limits, until_s=max_seconds)
+    return tap.hashes
 
 
 def _matrix(hashes: list[str]) -> np.ndarray:

@@ -1,5 +1,6 @@
-"""Marking a rendered clip: the visible mark and the invisible watermarks (video and audio),
-written as one new H.264 + AAC MP4. (C2PA signing comes after this, as the very last step.)"""
+"""Marking a rendered clip: the visible mark, then every mark of the registry that embeds itself
+(the invisible video and audio watermarks), written as one new H.264 + AAC MP4. (C2PA signing
+comes after this, as the very last step.)"""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ from pathlib import Path
 import av
 import numpy as np
 
+from provenance.marks.base import Mark
+from provenance.marks.registry import marks
 from provenance.visible_mark import MarkRenderer
-from provenance.watermark import audio as audio_wm
-from provenance.watermark import video as video_wm
 
 
 @dataclass(frozen=True)
@@ -31,10 +32,11 @@ def mark_file(
     visible_text: str | None = None,
 ) -> MarkResult:
     """Re-encodes `src` into `dst`: first the visible mark (`visible_text`, when given), then
-    the invisible video watermark carrying `identifier`, and the audio watermark on the sound."""
-    audio, audio_rate, layout = _marked_audio(src, key, identifier)
+    every registered mark that embeds into video (on each frame's luma) or audio, all carrying
+    `identifier`."""
+    chosen = marks(key)
+    audio, audio_rate, layout = _marked_audio(src, chosen, identifier)
     audio_at = 0  # samples of the marked audio already encoded
-    grid = video_wm.chip_grid(key, identifier)
     frames = 0
     last_t = 0.0
     with av.open(str(src)) as inp, av.open(str(dst), "w", format="mp4") as out:
@@ -49,7 +51,9 @@ def mark_file(
             aout = out.add_stream("aac", rate=audio_rate)
             aout.layout = layout
             aout.bit_rate = 128_000
-        pattern = video_wm.field_for(grid, vout.height, vout.width)
+        embedders = [
+            e for m in chosen if (e := m.video_embedder(identifier, vout.width, vout.height))
+        ]
         badge = MarkRenderer.build(visible_text, vout.width, vout.height) if visible_text else None
         for packet in inp.demux(vin):
             for frame in packet.decode():
@@ -61,7 +65,8 @@ def mark_file(
                         planes = frame_in.reformat(format="yuv420p").to_ndarray()
                     else:
                         planes = frame.to_ndarray(format="yuv420p")
-                    planes[: vout.height] = video_wm.mark_luma(planes[: vout.height], pattern, t)
+                    for embed in embedders:
+                        planes[: vout.height] = embed(planes[: vout.height], t)
                     marked = av.VideoFrame.from_ndarray(planes, format="yuv420p")
                     marked.pts = frame.pts
                     marked.time_base = frame.time_base
@@ -80,8 +85,10 @@ def mark_file(
     return MarkResult(frames, last_t, vout.width, vout.height)
 
 
-def _marked_audio(src: Path, key: bytes, identifier: int) -> tuple[np.ndarray | None, int, str]:
-    """The source's whole audio track, decoded to float planar and watermarked."""
+def _marked_audio(
+    src: Path, chosen: list[Mark], identifier: int
+) -> tuple[np.ndarray | None, int, str]:
+    """The source's whole audio track, decoded to float planar and marked."""
     with av.open(str(src)) as inp:
         if not inp.streams.audio:
             return None, 0, "mono"
@@ -96,7 +103,10 @@ def _marked_audio(src: Path, key: bytes, identifier: int) -> tuple[np.ndarray | 
     if not chunks:
         return None, 0, layout
     samples = np.concatenate(chunks, axis=1)
-    return audio_wm.embed(samples, rate, key, identifier), rate, layout
+    for mark in chosen:
+        marked = mark.embed_audio(samples, rate, identifier)
+        samples = marked if marked is not None else samples
+    return samples, rate, layout
 
 
 def encode_audio(

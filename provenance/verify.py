@@ -1,28 +1,33 @@
-"""The auditor's report on one media file: its C2PA manifest, our invisible watermark, and the
-generation record either one points to, with a one-line verdict a person can read."""
+"""The auditor's report on one media file: its C2PA manifest, the marks of ours it carries
+(every mark of the registry: the video and audio watermarks, the fingerprint), and the
+generation record any of them points to, with a one-line verdict a person can read.
+
+Reading a file: its credentials first (type, digest, manifest: no decoding), then, unless a
+trusted manifest already names a record, one decode pass over the video feeding every mark
+that reads frames, and the audio once."""
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import asdict
+import math
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from cameoguard.crypto import derive_key
 from cameoguard.db import session_scope
-from cameoguard.settings import get_settings
 from provenance import records
 from provenance.c2pa_manifest import GENERATION_ASSERTION, C2paReport, read_manifest
-from provenance.fingerprint import MATCH_BITS, closest, fingerprint_video
 from provenance.keys import trust_anchors
-from provenance.watermark import audio as audio_wm
-from provenance.watermark.video import PRESENCE_Z, detect_video
+from provenance.marks.base import Detection, Mark, MarkSource
+from provenance.marks.registry import marks
+from provenance.tables import ProvenanceRecord
+from safety.media import MediaError, decode_audio, decode_video, default_limits, probe
 
 log = logging.getLogger("cameoguard.provenance")
 MAX_AUDIO_SECONDS = 3600.0
+MAX_VIDEO_SECONDS = 600.0  # the watermark is in every frame: the first minutes suffice
 
 _MAGIC = (
     (b"\xff\xd8\xff", "image/jpeg"),
@@ -56,103 +61,92 @@ def sniff_mime(head: bytes) -> str | None:
     return None
 
 
-def _audio_section(path: Path) -> dict[str, Any]:
-    """Our audio watermark in the file's first audio track (any container FFmpeg reads)."""
-    from safety.media import MediaError, load_media
-
+def _decode_for_marks(path: Path, marks: list[Mark]) -> MarkSource:
+    """One decode pass over the video for every mark that reads frames, and the audio once.
+    Media that cannot be read gives a source with nothing in it (the marks say why)."""
+    taps = {m.name: tap for m in marks if (tap := m.frame_tap()) is not None}
     try:
-        media = load_media(path, max_seconds=MAX_AUDIO_SECONDS, max_frames=1)
+        header = probe(path)
+        if header.kind == "video":
+            decode_video(path, list(taps.values()), default_limits(math.inf), MAX_VIDEO_SECONDS)
+        audio = decode_audio(path, MAX_AUDIO_SECONDS) if header.has_audio else None
     except MediaError as exc:
-        return {"checked": False, "reason": str(exc)}
-    if not media.has_audio:
-        return {"checked": False, "reason": "no audio track"}
-    assert media.audio is not None
-    report = audio_wm.detect(media.audio, watermark_key()).as_dict()
-    return report | {"threshold_z": audio_wm.PRESENCE_Z}
+        log.info("verify: unreadable media", extra={"error": str(exc)[:200]})
+        return MarkSource(path, None, {})
+    return MarkSource(path, audio, taps if header.kind == "video" else {})
 
 
-def _watermark_section(path: Path, mime: str | None) -> dict[str, Any]:
-    """The video watermark (MP4) and the audio watermark (any file with sound). The top-level
-    `found`/`id` say whether either carried our id; the video's details stay at the top."""
-    audio = (
-        _audio_section(path)
-        if mime not in ("image/jpeg", "image/png")
-        else {"checked": False, "reason": "an image has no audio"}
-    )
-    if mime != "video/mp4":
-        found = bool(audio.get("found"))
-        return {
-            "checked": bool(audio.get("checked")),
-            "found": found,
-            "id": audio.get("id") if found else None,
-            "found_in": ["audio"] if found else [],
-            "confidence": {"sync_z": audio.get("sync_z", 0.0), "threshold_z": audio_wm.PRESENCE_Z},
-            "audio": audio,
-            "reason": "" if audio.get("checked") else "video watermarks are read from MP4 video",
-        }
-    try:
-        report = detect_video(path, watermark_key(), max_pixels=get_settings().max_decode_pixels)
-    except Exception as exc:  # corrupt media: reported, never raised
-        return {
-            "checked": False,
-            "found": False,
-            "reason": f"unreadable video: {type(exc).__name__}: {exc}",
-            "audio": audio,
-        }
-    whole = report.whole
-    video_id = f"{whole.identifier:016x}" if whole.identifier is not None else None
-    found_in = (["video"] if whole.found else []) + (["audio"] if audio.get("found") else [])
-    section = {
-        "checked": True,
-        "found": bool(found_in),
-        "id": video_id if whole.found else audio.get("id"),
-        "found_in": found_in,
-        "confidence": {"sync_z": whole.z, "threshold_z": PRESENCE_Z},
-        "frames": whole.frames,
-        "crop": whole.crop,
-        "segments": [
-            {
-                "start": s.start,
-                "end": s.end,
-                "found": s.found,
-                "id": f"{s.identifier:016x}" if s.identifier is not None else None,
-                "sync_z": s.z,
-            }
-            for s in report.segments
-        ],
-        "audio": audio,
+def detect_marks(marks: list[Mark], source: MarkSource) -> dict[str, Detection]:
+    return {mark.name: mark.detect(source) for mark in marks}
+
+
+def _audio_section(audio: Detection) -> dict[str, Any]:
+    return {
+        "checked": audio.checked,
+        "found": audio.found,
+        "id": audio.id,
+        "sync_z": audio.z,
+        "bit_margin": audio.details.get("bit_margin", 0.0),
+        "seconds": audio.details.get("seconds", 0.0),
+        "reason": audio.reason,
+        "threshold_z": audio.threshold,
     }
-    if whole.found and audio.get("found") and audio.get("id") != video_id:
-        section["conflict"] = f"video carries {video_id}, audio carries {audio.get('id')}"
+
+
+def _watermark_section(detections: dict[str, Detection]) -> dict[str, Any]:
+    """The watermarks as the report has always shown them: the top-level `found`/`id` say
+    whether either carried our id, `confidence` is the statistic of the mark that found it."""
+    video, audio = detections["video_watermark"], detections["audio_watermark"]
+    audio_part = _audio_section(audio)
+    found_in = (["video"] if video.found else []) + (["audio"] if audio.found else [])
+    finder = video if video.found or not audio.found else audio
+    section: dict[str, Any] = {
+        "checked": video.checked or audio.checked,
+        "found": bool(found_in),
+        "id": video.id if video.found else (audio.id if audio.found else None),
+        "found_in": found_in,
+        "confidence": {"sync_z": finder.z, "threshold_z": finder.threshold},
+        "audio": audio_part,
+    }
+    if not video.checked:
+        section["reason"] = video.reason
+        return section
+    section |= {
+        "frames": video.details.get("frames", 0),
+        "crop": video.details.get("crop"),
+        "segments": [
+            {"start": g.start, "end": g.end, "found": g.found, "id": g.id, "sync_z": g.z}
+            for g in video.segments
+        ],
+    }
+    if video.found and audio.found and audio.id != video.id:
+        section["conflict"] = f"video carries {video.id}, audio carries {audio.id}"
+    return section
+
+
+def _fingerprint_section(fingerprint: Detection) -> dict[str, Any]:
+    if not fingerprint.checked:
+        return {"checked": False, "reason": fingerprint.reason}
+    section: dict[str, Any] = {
+        "checked": True,
+        "frames": fingerprint.details.get("frames", 0),
+        "match": fingerprint.found,
+    }
+    if fingerprint.id is not None:
+        section |= {
+            "watermark_id": fingerprint.id,
+            "matched_frames": fingerprint.details.get("matched_frames"),
+            "median_distance": fingerprint.details.get("median_distance"),
+            "threshold_bits": fingerprint.details.get("threshold_bits"),
+        }
     return section
 
 
 def read_watermark(path: Path) -> dict[str, Any]:
     """The watermark section of the report for one file (the generator reads its own output
     back before releasing it)."""
-    with path.open("rb") as fh:
-        head = fh.read(64)
-    return _watermark_section(path, sniff_mime(head))
-
-
-def _fingerprint_section(path: Path, mime: str | None, session: Session) -> dict[str, Any]:
-    if mime != "video/mp4":
-        return {"checked": False, "reason": "fingerprints are computed for MP4 video"}
-    try:
-        hashes = fingerprint_video(path, max_pixels=get_settings().max_decode_pixels)
-    except Exception as exc:  # corrupt media: reported, never raised
-        return {"checked": False, "reason": f"unreadable video: {type(exc).__name__}: {exc}"}
-    best = closest(hashes, records.fingerprint_index(session))
-    section: dict[str, Any] = {"checked": True, "frames": len(hashes), "match": False}
-    if best is not None:
-        section |= {
-            "match": best.is_match,
-            "watermark_id": best.key,
-            "matched_frames": best.matched_frames,
-            "median_distance": best.median_distance,
-            "threshold_bits": MATCH_BITS,
-        }
-    return section
+    chosen = [m for m in marks(watermark_key()) if m.name in ("video_watermark", "audio_watermark")]
+    return _watermark_section(detect_marks(chosen, _decode_for_marks(path, chosen)))
 
 
 def _verdict(
@@ -183,13 +177,19 @@ def _verdict(
     return head + "."
 
 
-def verify_file(path: Path, *, full_record: bool, thorough: bool = True) -> dict[str, Any]:
-    """The whole report. Never raises on bad media: problems are part of the report.
+@dataclass(frozen=True)
+class Credentials:
+    """What a file says of itself, read without decoding it: its type and digest, its C2PA
+    manifest, and the generation record a valid manifest names."""
 
-    `thorough=False` (the feed's deepfake worker) skips the watermark and fingerprint searches
-    when a trusted manifest names a generation on record: the manifest's hard binding already
-    proves the bytes are that output, and the searches cost most of the time."""
-    size = path.stat().st_size
+    size: int
+    sha256: str
+    mime: str | None
+    c2pa: C2paReport
+    record: ProvenanceRecord | None
+
+
+def read_credentials(path: Path) -> Credentials:
     with path.open("rb") as fh:
         head = fh.read(64)
     mime = sniff_mime(head)
@@ -198,20 +198,48 @@ def verify_file(path: Path, *, full_record: bool, thorough: bool = True) -> dict
     else:
         with path.open("rb") as fh:
             c2pa = read_manifest(fh, trust_anchors(), mime)
-    record_row, source = None, None
+    record = None
     generation_id = (c2pa.generation or {}).get("generation_id")
-    with session_scope() as session:
-        if c2pa.state in ("Trusted", "Valid") and generation_id:
-            record_row, source = records.find(session, generation_id=generation_id), "c2pa"
-    skip = not thorough and c2pa.state == "Trusted" and record_row is not None
-    if skip:
+    if c2pa.state in ("Trusted", "Valid") and generation_id:
+        with session_scope() as session:
+            record = records.find(session, generation_id=generation_id)
+            if record is not None:
+                session.expunge(record)
+    return Credentials(path.stat().st_size, file_sha256(path), mime, c2pa, record)
+
+
+def marks_needed(credentials: Credentials, thorough: bool) -> bool:
+    """False when a trusted manifest names a generation on record and the caller is not
+    thorough (the feed): the manifest's hard binding already proves the bytes are that output,
+    and the mark searches cost most of the time."""
+    trusted_record = credentials.c2pa.state == "Trusted" and credentials.record is not None
+    return thorough or not trusted_record
+
+
+def verify_file(path: Path, *, full_record: bool, thorough: bool = True) -> dict[str, Any]:
+    """The whole report. Never raises on bad media: problems are part of the report."""
+    credentials = read_credentials(path)
+    detections = None
+    if marks_needed(credentials, thorough):
+        chosen = marks(watermark_key())
+        detections = detect_marks(chosen, _decode_for_marks(path, chosen))
+    return assemble_report(credentials, detections, full_record)
+
+
+def assemble_report(
+    credentials: Credentials, detections: dict[str, Detection] | None, full_record: bool
+) -> dict[str, Any]:
+    """The report from what the file says and what the marks found (None: the searches were
+    skipped), with the record either one points to."""
+    c2pa = credentials.c2pa
+    if detections is None:
         skipped = {"checked": False, "reason": "skipped: a trusted manifest names a generation"}
         watermark, fingerprint = dict(skipped), dict(skipped)
     else:
-        watermark = _watermark_section(path, mime)
+        watermark = _watermark_section(detections)
+        fingerprint = _fingerprint_section(detections["fingerprint"])
+    record_row, source = credentials.record, "c2pa" if credentials.record is not None else None
     with session_scope() as session:
-        if not skip:
-            fingerprint = _fingerprint_section(path, mime, session)
         if record_row is None and watermark.get("found"):
             record_row = records.find(session, watermark_id=int(watermark["id"], 16))
             source = "watermark"
@@ -220,7 +248,7 @@ def verify_file(path: Path, *, full_record: bool, thorough: bool = True) -> dict
             source = "fingerprint"
         record = records.as_dict(record_row, full_record) if record_row is not None else None
     report = {
-        "file": {"bytes": size, "sha256": file_sha256(path), "type": mime},
+        "file": {"bytes": credentials.size, "sha256": credentials.sha256, "type": credentials.mime},
         "c2pa": {
             k: v
             for k, v in asdict(c2pa).items()
@@ -228,6 +256,7 @@ def verify_file(path: Path, *, full_record: bool, thorough: bool = True) -> dict
         },
         "watermark": watermark,
         "fingerprint": fingerprint,
+        "marks": [asdict(d) for d in (detections or {}).values()],
         "record": record,
         "record_source": source if record is not None else None,
         "verdict": _verdict(c2pa, watermark, fingerprint, record),

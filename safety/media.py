@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import av
 import numpy as np
@@ -208,6 +208,100 @@ def _container_duration(container: av.container.InputContainer) -> float:
     return max(durations, default=0.0)
 
 
+class FrameTap(Protocol):
+    """What reads the video frames of one decode pass: the face sampler, a watermark
+    detector, the fingerprinter. Several taps share one pass over the video."""
+
+    every_frame: bool  # True: needs every frame (a watermark accumulates them); False: samples
+
+    def take(self, frame: av.VideoFrame, t: float) -> None: ...
+
+    @property
+    def done(self) -> bool: ...
+
+
+class SampleFrames:
+    """RGB frames sampled at `fps`, at most `max_frames`."""
+
+    every_frame = False
+
+    def __init__(self, fps: float, max_frames: int) -> None:
+        self.fps, self.max_frames = fps, max_frames
+        self.frames: list[tuple[float, np.ndarray]] = []
+        self._next = 0.0
+
+    def take(self, frame: av.VideoFrame, t: float) -> None:
+        if t + 1e-6 < self._next or self.done:
+            return
+        self.frames.append((t, frame.to_ndarray(format="rgb24")))
+        self._next = t + 1.0 / self.fps
+
+    @property
+    def done(self) -> bool:
+        return len(self.frames) >= self.max_frames
+
+
+@dataclass
+class DecodedVideo:
+    """What a decode pass saw: the time of the last frame, and whether the pixel budget made it
+    switch to keyframes (the taps that need every frame then stopped receiving them)."""
+
+    last_time: float = 0.0
+    frames_decoded: int = 0
+    keyframes_only_after: float | None = None
+
+
+def decode_video(
+    path: Path, taps: list[FrameTap], limits: MediaLimits, until_s: float | None = None
+) -> DecodedVideo:
+    """One pass over the video stream of `path`, handing each frame to the taps that want it.
+    Every frame is decoded until `max_decode_pixels`; past it the decoder keeps only keyframes
+    (enough for sampling) and the every-frame taps stop; a file that still decodes to twice the
+    budget is refused (its headers lied). Ends early once every tap is done, or at `until_s`
+    (a frame past `limits.max_seconds` is refused instead)."""
+    report = DecodedVideo()
+    with _open(path) as container:
+        if not container.streams.video:
+            raise MediaError("no video stream in the file", RefusalKind.unsupported)
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        decoded = 0
+        try:
+            for frame in container.decode(stream):
+                pixels = frame.width * frame.height
+                decoded += pixels
+                if pixels > limits.max_frame_pixels or decoded > 2 * limits.max_decode_pixels:
+                    raise MediaError(
+                        "the video decodes to more pixels than its header said, over the limit "
+                        f"of {limits.max_decode_pixels:,} pixels per request",
+                        RefusalKind.too_large,
+                        {"limit_pixels": limits.max_decode_pixels},
+                    )
+                t = float(frame.time) if frame.time is not None else report.frames_decoded / 25
+                if until_s is not None and t > until_s:
+                    break
+                if t > limits.max_seconds:
+                    raise MediaError(
+                        f"media runs past {limits.max_seconds:.0f} s, the limit here",
+                        RefusalKind.too_large,
+                    )
+                report.frames_decoded += 1
+                report.last_time = max(report.last_time, t)
+                sparse = report.keyframes_only_after is not None
+                for tap in taps:
+                    if not tap.done and not (sparse and tap.every_frame):
+                        tap.take(frame, t)
+                if not sparse and decoded > limits.max_decode_pixels:
+                    stream.codec_context.skip_frame = "NONKEY"
+                    report.keyframes_only_after = t
+                    sparse = True
+                if all(tap.done or (sparse and tap.every_frame) for tap in taps):
+                    break
+        except av.error.FFmpegError as exc:
+            raise MediaError(f"corrupt or truncated media: {exc}") from exc
+    return report
+
+
 def load_media(
     path: Path,
     *,
@@ -216,38 +310,28 @@ def load_media(
     max_frames: int = 60,
     want_audio: bool = True,
     limits: MediaLimits | None = None,
+    taps: list[FrameTap] | None = None,
 ) -> Media:
-    """Decodes `path`; samples video frames at `frames_per_second` (at most `max_frames`).
-    `limits` default to the service's settings with `max_seconds`."""
+    """Decodes `path`: video frames sampled at `frames_per_second` (at most `max_frames`; long
+    media is sampled sparser), and the audio at 16 kHz mono. `taps` read the same pass over the
+    video (see `decode_video`). `limits` default to the service's settings with `max_seconds`."""
     path = Path(path)
     limits = limits or default_limits(max_seconds)
     header = probe(path)
     limits.check(header)
     if header.kind == "image":
         return _read_image(path)
-    container = _open(path)
-    with container:
+    media = Media(kind=header.kind, duration=header.duration)
+    if header.kind == "video":
         duration = header.duration
-        media = Media(kind=header.kind, duration=duration)
-        try:
-            if container.streams.video:
-                # Long media is sampled sparser so that at most max_frames are decoded to RGB.
-                fps = (
-                    min(frames_per_second, max_frames / duration)
-                    if duration > 0
-                    else frames_per_second
-                )
-                keyframes_only = header.pixels * header.frames > limits.max_decode_pixels
-                media.frames = _sample_frames(
-                    container, fps, max_frames, limits, keyframes_only=keyframes_only
-                )
-            if want_audio and container.streams.audio:
-                container.seek(0)
-                media.audio = _decode_audio(container, limits.max_seconds)
-        except av.error.FFmpegError as exc:
-            raise MediaError(f"corrupt or truncated media: {exc}") from exc
-    if header.kind == "video" and not media.frames:
-        raise MediaError("the video has no decodable frames")
+        fps = min(frames_per_second, max_frames / duration) if duration > 0 else frames_per_second
+        sampler = SampleFrames(fps, max_frames)
+        decode_video(path, [sampler, *(taps or [])], limits)
+        media.frames = sampler.frames
+        if not media.frames:
+            raise MediaError("the video has no decodable frames")
+    if want_audio and header.has_audio:
+        media.audio = decode_audio(path, limits.max_seconds)
     if media.frames:
         media.duration = max(media.duration, media.frames[-1][0])
     if media.audio is not None:
@@ -272,42 +356,13 @@ def default_limits(max_seconds: float) -> MediaLimits:
     )
 
 
-def _sample_frames(
-    container: av.container.InputContainer,
-    fps: float,
-    max_frames: int,
-    limits: MediaLimits,
-    *,
-    keyframes_only: bool,
-) -> list[tuple[float, np.ndarray]]:
-    stream = container.streams.video[0]
-    stream.thread_type = "AUTO"
-    if keyframes_only:
-        stream.codec_context.skip_frame = "NONKEY"
-    frames: list[tuple[float, np.ndarray]] = []
-    next_time, decoded = 0.0, 0
-    for frame in container.decode(stream):
-        pixels = frame.width * frame.height
-        decoded += pixels
-        if pixels > limits.max_frame_pixels or decoded > limits.max_decode_pixels:
-            raise MediaError(
-                "the video decodes to more pixels than its header said, over the limit of "
-                f"{limits.max_decode_pixels:,} pixels per request",
-                RefusalKind.too_large,
-                {"limit_pixels": limits.max_decode_pixels},
-            )
-        t = float(frame.time) if frame.time is not None else len(frames) / fps
-        if t > limits.max_seconds:
-            raise MediaError(
-                f"media runs past {limits.max_seconds:.0f} s, the limit here", RefusalKind.too_large
-            )
-        if t + 1e-6 < next_time:
-            continue
-        frames.append((t, frame.to_ndarray(format="rgb24")))
-        next_time = t + 1.0 / fps
-        if len(frames) >= max_frames:
-            break
-    return frames
+def decode_audio(path: Path, max_seconds: float) -> np.ndarray:
+    """The first audio stream of `path` as float32 mono at AUDIO_RATE."""
+    with _open(path) as container:
+        try:
+            return _decode_audio(container, max_seconds)
+        except av.error.FFmpegError as exc:
+            raise MediaError(f"corrupt or truncated media: {exc}") from exc
 
 
 def _decode_audio(container: av.container.InputContainer, max_seconds: float) -> np.ndarray:

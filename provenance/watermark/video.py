@@ -17,7 +17,8 @@ quadrature, is the presence test.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import av
@@ -195,44 +196,51 @@ class VideoReport:
     segments: list[VideoDetection]
 
 
+class VideoWatermarkTap:
+    """Reads every frame of a decode pass (safety.media.decode_video) into the accumulators of
+    the whole clip and of each SEGMENT_S segment; `report` decodes them."""
+
+    every_frame = True
+    done = False
+
+    def __init__(self, key: bytes) -> None:
+        self.layout = layout(key)
+        self.whole = _Accumulator()
+        self.segments: dict[int, _Accumulator] = {}
+        self.last_t = 0.0
+
+    def take(self, frame: av.VideoFrame, t: float) -> None:
+        if frame.time is None:
+            return
+        y = frame.reformat(width=ANALYSIS_W, height=ANALYSIS_H, format="gray").to_ndarray()
+        y = y.astype(np.float64)
+        self.whole.add(y, t)
+        self.segments.setdefault(int(t // SEGMENT_S), _Accumulator()).add(y, t)
+        self.last_t = max(self.last_t, t)
+
+    def report(self) -> VideoReport:
+        """The detection in the whole clip and per segment (segments end at the last frame)."""
+        per_segment = []
+        for index in sorted(self.segments):
+            detection = _decode(self.segments[index], self.layout)
+            end = min((index + 1) * SEGMENT_S, round(self.last_t, 3))
+            per_segment.append(
+                VideoDetection(**{**detection.__dict__, "start": index * SEGMENT_S, "end": end})
+            )
+        return VideoReport(whole=_decode(self.whole, self.layout), segments=per_segment)
+
+
 def detect_video(
     path: Path, key: bytes, max_seconds: float = 600.0, max_pixels: int | None = None
 ) -> VideoReport:
     """Looks for the watermark in the video stream of `path`, in the whole clip and in segments
-    of SEGMENT_S seconds. Reading stops after `max_seconds`, or once `max_pixels` have been
-    decoded (the mark is in every frame: the first minutes suffice to find it). Raises
-    av.error.FFmpegError (or ValueError) on unreadable media."""
-    lay = layout(key)
-    whole = _Accumulator()
-    segments: dict[int, _Accumulator] = {}
-    with av.open(str(path)) as container:
-        if not container.streams.video:
-            raise ValueError("no video stream")
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        decoded = 0
-        for frame in container.decode(stream):
-            decoded += frame.width * frame.height
-            if frame.time is None:
-                continue
-            t = float(frame.time)
-            if t > max_seconds or (max_pixels is not None and decoded > max_pixels):
-                break
-            y = frame.reformat(width=ANALYSIS_W, height=ANALYSIS_H, format="gray").to_ndarray()
-            y = y.astype(np.float64)
-            whole.add(y, t)
-            segments.setdefault(int(t // SEGMENT_S), _Accumulator()).add(y, t)
-    result = _decode(whole, lay)
-    per_segment = []
-    for index in sorted(segments):
-        detection = _decode(segments[index], lay)
-        per_segment.append(
-            VideoDetection(
-                **{
-                    **detection.__dict__,
-                    "start": index * SEGMENT_S,
-                    "end": (index + 1) * SEGMENT_S,
-                }
-            )
-        )
-    return VideoReport(whole=result, segments=per_segment)
+    of SEGMENT_S seconds, reading every frame up to `max_pixels` decoded (the mark is in every
+    frame: the first minutes suffice). Raises safety.media.MediaError on unreadable media."""
+    from safety.media import decode_video, default_limits
+
+    limits = default_limits(math.inf)
+    if max_pixels is not None:
+        limits = replace(limits, max_decode_pixels=max_pixels)
+    tap = VideoWatermarkTap(key)
+    decode_video(path, [tap], limits, until_s=max_seconds)
+    return tap.report()

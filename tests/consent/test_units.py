@@ -11,6 +11,7 @@ import pytest
 from cryptography.exceptions import InvalidTag
 from PIL import Image
 
+from cameoguard.errors import RefusalKind
 from safety.consent import permissions as perms
 from safety.consent.index import ExactIndex, FaissIndex
 from safety.consent.sealing import seal_vector, unseal_vector
@@ -145,13 +146,13 @@ def test_bad_media_is_refused_with_a_reason(tmp_path: Path) -> None:
         path.write_bytes(data)
         with pytest.raises(MediaError) as info:
             load_media(path, max_seconds=10)
-        statuses[name] = info.value.status
+        statuses[name] = info.value.kind
         assert str(info.value)
-    assert statuses["text"] == 415
+    assert statuses["text"] is RefusalKind.unsupported
     clip = make_clip(tmp_path / "clip.mp4", seconds=3.0, width=160, height=96)
     with pytest.raises(MediaError, match="limit") as info:
         load_media(clip, max_seconds=1.0)
-    assert info.value.status == 413
+    assert info.value.kind is RefusalKind.too_large and info.value.code == "media_too_large"
     truncated = tmp_path / "cut.mp4"
     truncated.write_bytes(clip.read_bytes()[: clip.stat().st_size // 3])
     with pytest.raises(MediaError):

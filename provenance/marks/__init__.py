@@ -1,0 +1,1 @@
+"""Provenance marks: one interface (`base.Mark`), one registry (`registry.marks`)."""
