@@ -145,6 +145,26 @@ class Settings(BaseSettings):
     enrollment_max_seconds: float = Field(30.0, description="Longest enrollment video")
     likeness_max_seconds: float = Field(600.0, description="Longest media for a likeness check")
     challenge_ttl_seconds: int = Field(600, description="How long an enrollment phrase is valid")
+    enrollment_images_mode: str = Field(
+        "refuse",
+        pattern="^(refuse|platform_checked)$",
+        description=(
+            "Photos plus a voice clip cannot show a live face: refuse them, or accept them as"
+            " platform_checked (the platform runs its own liveness check; recorded so)"
+        ),
+    )
+    liveness_min_motion: float = Field(
+        0.15, ge=0, description="Least non-rigid face motion (mouth/eyes) of a live enrollment"
+    )
+    liveness_min_sync: float = Field(
+        0.5, ge=-1, le=1, description="Least mouth-motion/voice-loudness correlation"
+    )
+    liveness_max_lag_seconds: float = Field(
+        0.2, ge=0, le=0.5, description="Largest audio/video offset the sync check accepts"
+    )
+    liveness_max_digit_edits: int = Field(
+        1, ge=0, le=3, description="Digits heard may differ from the challenge by this many edits"
+    )
 
     _master_key: bytes | None = PrivateAttr(default=None)
 

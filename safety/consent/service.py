@@ -9,11 +9,14 @@ from __future__ import annotations
 import hashlib
 import io
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import av
 import numpy as np
 from PIL import Image
 from sqlalchemy import select
@@ -24,6 +27,7 @@ from cameoguard.deps import short_session
 from cameoguard.errors import ApiError
 from cameoguard.events import emit
 from cameoguard.settings import get_settings
+from safety.consent import liveness as live
 from safety.consent import permissions as perms
 from safety.consent.analysis import MediaAnalysis, analyse, cluster_identities, mean_unit
 from safety.consent.models import LikenessModels, restriction_embedder
@@ -181,7 +185,8 @@ def _check_faces(analyses: list[MediaAnalysis], mode: str, threshold: float) -> 
     return mean_unit([s.face.embedding for s in sightings])
 
 
-def _check_speech(analysis: MediaAnalysis, phrase: str) -> dict[str, Any]:
+def _check_speech(analysis: MediaAnalysis, audio: np.ndarray, phrase: str) -> dict[str, Any]:
+    """The speech fits the phrase: its length, then the digits a recogniser hears in it."""
     words = len(phrase.split())
     low, high = words * SECONDS_PER_WORD[0], words * SECONDS_PER_WORD[1] + 1.0
     seconds = round(analysis.speech_seconds, 2)
@@ -193,10 +198,66 @@ def _check_speech(analysis: MediaAnalysis, phrase: str) -> dict[str, Any]:
             f"{seconds} s of speech does not fit the {words}-word challenge "
             f"(expected {low:.1f}-{high:.1f} s)",
             code="liveness_failed",
+            check="speech_length",
         )
     if analysis.voice is None:
         raise _fail(422, f"too little speech to know the voice ({seconds} s)", code="no_speech")
-    return {"speech_seconds": seconds, "expected_seconds": [round(low, 2), round(high, 2)]}
+    try:
+        recogniser = live.digit_recogniser()
+    except ModelUnavailable as exc:
+        raise _fail(503, f"{exc}; nothing can be enrolled", code="model_unavailable") from exc
+    max_edits = get_settings().liveness_max_digit_edits
+    with _liveness_refusals():
+        digits = live.check_digits(audio, phrase, recogniser, max_edits)
+    return {
+        "speech_seconds": seconds,
+        "expected_seconds": [round(low, 2), round(high, 2)],
+        **digits,
+    }
+
+
+@contextmanager
+def _liveness_refusals() -> Iterator[None]:
+    """A failed liveness measure is a 422 `liveness_failed` naming the check and its measures."""
+    try:
+        yield
+    except live.LivenessFailed as exc:
+        raise _fail(
+            422, exc.message, code="liveness_failed", check=exc.check, **exc.measures
+        ) from exc
+
+
+def _track_frames(video: Path, duration: float) -> Iterator[tuple[float, np.ndarray]]:
+    """The video's frames at (at most) the liveness track's rate, in grey, one at a time: the
+    face models read the sparser colour frames of `_load`; these are cropped as they come."""
+    step = 1.0 / min(live.TRACK_FPS, live.TRACK_MAX_FRAMES / max(duration, 1.0))
+    try:
+        with av.open(str(video)) as container:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            due = 0.0
+            for frame in container.decode(stream):
+                if frame.time is None or frame.time + 1e-6 < due:
+                    continue
+                due = frame.time + step
+                yield float(frame.time), frame.to_ndarray(format="gray")
+    except av.error.FFmpegError as exc:
+        raise _fail(422, f"corrupt or truncated media: {exc}", code="bad_media") from exc
+
+
+def _check_live_face(video: Path, media: Media, analysis: MediaAnalysis) -> dict[str, Any]:
+    """The face in the video moves like a live face, and with the voice."""
+    assert media.audio is not None
+    settings = get_settings()
+    thresholds = live.Thresholds(
+        min_motion=settings.liveness_min_motion,
+        min_sync=settings.liveness_min_sync,
+        max_lag_seconds=settings.liveness_max_lag_seconds,
+    )
+    sightings = [(s.time, s.face.box) for s in analysis.sightings]
+    with _liveness_refusals():
+        frames = _track_frames(video, media.duration)
+        return live.check_face_motion(frames, sightings, media.audio, thresholds)
 
 
 def _face_jpeg(media: list[Media], analyses: list[MediaAnalysis]) -> bytes:
@@ -233,6 +294,13 @@ def enroll(
         )
     except perms.PermissionError_ as exc:
         raise _fail(422, str(exc), code="bad_permissions") from exc
+    if video is None and settings.enrollment_images_mode != "platform_checked":
+        raise _fail(
+            422,
+            "send a selfie video with audio: photos and a voice clip cannot show that the face "
+            "is live (this service is configured to refuse them)",
+            code="video_required",
+        )
     with short_session() as session:
         phrase = _open_challenge(session, request.challenge_id, request.owner_id).phrase
 
@@ -240,7 +308,17 @@ def enroll(
     face_analyses = [analyse(m, models) for m in pictures]
     embedding = _check_faces(face_analyses, mode, models.face.match_threshold)
     speech = analyse(sound, models) if mode == "images" else face_analyses[0]
-    liveness = {"mode": mode, "phrase_words": len(phrase.split()), **_check_speech(speech, phrase)}
+    assert sound.audio is not None
+    liveness = {
+        "mode": mode,
+        "phrase_words": len(phrase.split()),
+        **_check_speech(speech, sound.audio, phrase),
+    }
+    if video is not None:
+        liveness |= {"checks": ["digits", "motion", "sync"]}
+        liveness |= _check_live_face(video, sound, face_analyses[0])
+    else:  # still photos show no motion and no lip sync: the platform vouches for the face
+        liveness |= {"checks": ["digits"], "face_liveness": "platform_checked"}
     assert speech.voice is not None
 
     ages = [s.age.years for a in face_analyses for s in a.sightings if s.age is not None]
