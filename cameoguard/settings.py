@@ -145,6 +145,9 @@ class Settings(BaseSettings):
     enrollment_max_seconds: float = Field(30.0, description="Longest enrollment video")
     likeness_max_seconds: float = Field(600.0, description="Longest media for a likeness check")
     challenge_ttl_seconds: int = Field(600, description="How long an enrollment phrase is valid")
+    enrollment_attempts_per_hour: int = Field(
+        5, ge=0, description="Enrollment attempts (spent challenges) per owner per hour (0: none)"
+    )
     enrollment_images_mode: str = Field(
         "refuse",
         pattern="^(refuse|platform_checked)$",

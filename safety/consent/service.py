@@ -8,18 +8,19 @@ from __future__ import annotations
 
 import hashlib
 import io
+import math
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import av
 import numpy as np
 from PIL import Image
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from cameoguard.audit.log import record as audit
 from cameoguard.db import utcnow
@@ -48,6 +49,7 @@ REVOKED_TOPIC = "consent.revoked"
 CHALLENGE_WORDS = 6
 FACE_COVERAGE = 0.8  # share of sampled frames that must show the enrolling face
 SECONDS_PER_WORD = (0.25, 1.2)  # plausible speech time per spoken digit, min and max
+ATTEMPT_WINDOW = timedelta(hours=1)  # enrollment attempts are counted over this window
 
 
 def _new_id(prefix: str) -> str:
@@ -75,6 +77,7 @@ def create_challenge(owner_id: str, actor: str) -> dict[str, Any]:
         expires_at=utcnow() + timedelta(seconds=ttl),
     )
     with short_session(write=True) as session:
+        _check_attempt_rate(session, owner_id)
         session.add(row)
         audit(session, actor=actor, action="cameo.challenge", subject=row.id, reason=owner_id)
         return {
@@ -87,18 +90,72 @@ def create_challenge(owner_id: str, actor: str) -> dict[str, Any]:
         }
 
 
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; they were written in UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=utcnow().tzinfo)
+
+
 def _open_challenge(session: Any, challenge_id: str, owner_id: str) -> EnrollmentChallenge:
     row = session.get(EnrollmentChallenge, challenge_id)
     if row is None or row.owner_id != owner_id:
         raise _fail(404, "unknown challenge for this owner", code="challenge_unknown")
     if row.used_at is not None:
         raise _fail(409, "challenge already used; ask for a new one", code="challenge_used")
-    expires = (
-        row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=utcnow().tzinfo)
-    )
-    if expires < utcnow():
+    if _aware(row.expires_at) < utcnow():
         raise _fail(410, "challenge expired; ask for a new one", code="challenge_expired")
     return row
+
+
+def _check_attempt_rate(session: Any, owner_id: str) -> None:
+    """429 when the owner has made `enrollment_attempts_per_hour` attempts (challenges spent,
+    whether they enrolled or failed) in the last hour; Retry-After says when one more is due."""
+    limit = get_settings().enrollment_attempts_per_hour
+    now = utcnow()
+    spent = session.scalars(
+        select(EnrollmentChallenge.used_at)
+        .where(
+            EnrollmentChallenge.owner_id == owner_id,
+            EnrollmentChallenge.used_at >= now - ATTEMPT_WINDOW,
+        )
+        .order_by(EnrollmentChallenge.used_at)
+    ).all()
+    if len(spent) < limit:
+        return
+    frees_at = _aware(spent[len(spent) - limit]) + ATTEMPT_WINDOW
+    retry = max(1, math.ceil((frees_at - now).total_seconds()))
+    raise ApiError(
+        429,
+        f"{len(spent)} enrollment attempts in the last hour for this owner (limit {limit}); "
+        f"try again in {retry} s",
+        code="enrollment_rate_limited",
+        details={"attempts": len(spent), "limit": limit, "retry_after_seconds": retry},
+        headers={"Retry-After": str(retry)},
+    )
+
+
+def _spend_challenge(request: EnrollmentRequest, actor: str) -> str:
+    """Marks the challenge used before any media is looked at, so that it serves one attempt
+    only, failed or not (a conditional update: of two concurrent attempts one wins); returns
+    its phrase."""
+    with short_session(write=True) as session:
+        row = _open_challenge(session, request.challenge_id, request.owner_id)
+        _check_attempt_rate(session, request.owner_id)
+        spent = session.execute(
+            update(EnrollmentChallenge)
+            .where(EnrollmentChallenge.id == row.id, EnrollmentChallenge.used_at.is_(None))
+            .values(used_at=utcnow())
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if spent != 1:
+            raise _fail(409, "challenge already used; ask for a new one", code="challenge_used")
+        audit(
+            session,
+            actor=actor,
+            action="cameo.enroll_attempt",
+            subject=row.id,
+            reason=request.owner_id,
+        )
+        return row.phrase
 
 
 # --- enrollment -------------------------------------------------------------------------------
@@ -301,8 +358,7 @@ def enroll(
             "is live (this service is configured to refuse them)",
             code="video_required",
         )
-    with short_session() as session:
-        phrase = _open_challenge(session, request.challenge_id, request.owner_id).phrase
+    phrase = _spend_challenge(request, actor)
 
     pictures, sound, mode = _enrollment_media(video, images or [], voice)
     face_analyses = [analyse(m, models) for m in pictures]
@@ -356,8 +412,6 @@ def enroll(
                     "this face is already enrolled by another account",
                     code="face_already_enrolled",
                 )
-        challenge = _open_challenge(session, request.challenge_id, request.owner_id)
-        challenge.used_at = utcnow()
         cameo = Cameo(
             id=cameo_id,
             owner_id=request.owner_id,

@@ -23,6 +23,13 @@ def say(phrase: str) -> str:
     return " ".join(DIGIT_WORDS[int(d)] for d in phrase.split())
 
 
+@pytest.fixture(autouse=True)
+def _enrollment_attempts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests make many attempts for one owner within seconds; the per-owner limit has a
+    test of its own (test_liveness), which sets a small one."""
+    monkeypatch.setenv("CAMEOGUARD_ENROLLMENT_ATTEMPTS_PER_HOUR", "1000")
+
+
 @pytest.fixture(scope="session")
 def models() -> LikenessModels:
     return get_models()

@@ -1,7 +1,8 @@
 """Enrollment refuses someone else's likeness: a still photo (however it is moved), a face whose
 mouth does not move with the voice, and a recording that does not say the challenge digits.
-Real models, real MP4 files (talking selfies from public-domain photos with espeak-ng speech;
-see tests/media_factory.make_selfie)."""
+Also: a challenge serves one attempt, and attempts per owner are rate limited. Real models, real
+MP4 files (talking selfies from public-domain photos with espeak-ng speech; see
+tests/media_factory.make_selfie)."""
 
 from __future__ import annotations
 
@@ -231,6 +232,47 @@ def test_a_live_enrollment_records_why_it_passed(
     assert liveness["digit_edits"] <= settings.liveness_max_digit_edits
     assert len(liveness["digits_heard"].split()) == 6
     assert liveness["recogniser"] == live.RECOGNISER
+
+
+@SQLITE
+def test_a_challenge_is_spent_by_its_first_attempt(
+    client: TestClient, platform: dict[str, str], tmp_path: Path
+) -> None:
+    challenge = new_challenge(client, platform, "bea")
+    junk = tmp_path / "junk.mp4"
+    junk.write_text("not a video\n" * 20)
+    _refusal(_enroll(client, platform, "bea", challenge, junk), 415, "bad_media")
+    # The same challenge again, now with a good video: spent by the failed attempt.
+    good = selfie(tmp_path, "obama.jpg", challenge["phrase"])
+    _refusal(_enroll(client, platform, "bea", challenge, good), 409, "challenge_used")
+    assert _cameos() == 0
+    assert _enrolled(client, platform, tmp_path, "bea", "obama.jpg")["status"] == "active"
+
+
+@SQLITE
+def test_enrollment_attempts_are_rate_limited_per_owner(
+    client: TestClient,
+    platform: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CAMEOGUARD_ENROLLMENT_ATTEMPTS_PER_HOUR", "2")
+    reset_settings_cache()
+    junk = tmp_path / "junk.mp4"
+    junk.write_text("not a video\n" * 20)
+    held = new_challenge(client, platform, "carl")  # issued before the limit is reached
+    for _ in range(2):
+        attempt = new_challenge(client, platform, "carl")
+        _refusal(_enroll(client, platform, "carl", attempt, junk), 415, "bad_media")
+    limited = client.post("/v1/cameos/challenges", json={"owner_id": "carl"}, headers=platform)
+    error = _refusal(limited, 429, "enrollment_rate_limited")
+    retry = int(limited.headers["Retry-After"])
+    assert 3500 <= retry <= 3600 and error["details"]["retry_after_seconds"] == retry
+    assert error["details"] == {"attempts": 2, "limit": 2, "retry_after_seconds": retry}
+    # A challenge obtained earlier does not get round the limit, and is not spent by the 429.
+    _refusal(_enroll(client, platform, "carl", held, junk), 429, "enrollment_rate_limited")
+    # Other owners are not affected.
+    assert new_challenge(client, platform, "dora")["phrase"]
 
 
 @SQLITE
