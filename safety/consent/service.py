@@ -402,16 +402,21 @@ def enroll(
             if entry.kind == "protected":
                 raise _fail(403, "this face matches a protected person", code="protected_person")
             other = session.get(Cameo, entry.id)
-            if (
-                other is not None
-                and other.owner_id != request.owner_id
-                and other.status == "active"
-            ):
+            if other is None or other.status != "active":
+                continue
+            if other.owner_id != request.owner_id:
                 raise _fail(
                     409,
                     "this face is already enrolled by another account",
                     code="face_already_enrolled",
                 )
+            raise _fail(
+                409,
+                f"this owner already has an active cameo of this face ({other.id}); change its "
+                "permissions, or revoke it before enrolling again",
+                code="cameo_already_enrolled",
+                cameo_id=other.id,
+            )
         cameo = Cameo(
             id=cameo_id,
             owner_id=request.owner_id,

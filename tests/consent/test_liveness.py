@@ -1,8 +1,8 @@
 """Enrollment refuses someone else's likeness: a still photo (however it is moved), a face whose
 mouth does not move with the voice, and a recording that does not say the challenge digits.
-Also: a challenge serves one attempt, and attempts per owner are rate limited. Real models, real
-MP4 files (talking selfies from public-domain photos with espeak-ng speech; see
-tests/media_factory.make_selfie)."""
+Also: a challenge serves one attempt, attempts per owner are rate limited, and one owner cannot
+enroll the same face twice. Real models, real MP4 files (talking selfies from public-domain
+photos with espeak-ng speech; see tests/media_factory.make_selfie)."""
 
 from __future__ import annotations
 
@@ -273,6 +273,21 @@ def test_enrollment_attempts_are_rate_limited_per_owner(
     _refusal(_enroll(client, platform, "carl", held, junk), 429, "enrollment_rate_limited")
     # Other owners are not affected.
     assert new_challenge(client, platform, "dora")["phrase"]
+
+
+@SQLITE
+def test_one_owner_cannot_enroll_the_same_face_twice(
+    client: TestClient, platform: dict[str, str], tmp_path: Path
+) -> None:
+    cameo_id = _enrolled(client, platform, tmp_path, "gina", "obama.jpg")["id"]
+    again = new_challenge(client, platform, "gina")
+    video = selfie(tmp_path, "obama2.jpg", again["phrase"])  # another photo of the same face
+    error = _refusal(_enroll(client, platform, "gina", again, video), 409, "cameo_already_enrolled")
+    assert error["details"]["cameo_id"] == cameo_id and _cameos() == 1
+    # Once the first one is revoked, the owner may enroll the face again.
+    revoked = client.delete(f"/v1/cameos/{cameo_id}", params={"owner_id": "gina"}, headers=platform)
+    assert revoked.status_code == 200
+    assert _enrolled(client, platform, tmp_path, "gina", "obama3.jpg")["status"] == "active"
 
 
 @SQLITE
