@@ -20,7 +20,7 @@ from cameoguard.settings import get_settings
 from cameoguard.uploads import accepts_upload, save_upload, spool_body
 from safety.consent import service
 from safety.consent.models import require_models
-from safety.media import estimate_work
+from safety.media import MediaError, estimate_work
 
 router = APIRouter(tags=["consent"])
 platform = require_scope(Scope.platform, Scope.admin)
@@ -116,7 +116,7 @@ async def enroll(
         voice_path = await save_upload(voice, limit, directory, "voice") if voice else None
         uploads = [p for p in (video_path, *image_paths, voice_path) if p is not None]
         seconds = get_settings().enrollment_max_seconds
-        cost = sum([await run_in_threadpool(estimate_work, p, seconds, 2.0) for p in uploads])
+        cost = sum([await run_in_threadpool(_enrollment_cost, p, seconds) for p in uploads])
         return await run_costly(
             principal.key_id,
             cost,
@@ -128,6 +128,15 @@ async def enroll(
             voice=voice_path,
             actor=principal.actor,
         )
+
+
+def _enrollment_cost(path: Path, max_seconds: float) -> float:
+    """The estimated work of one enrollment upload. Media that cannot be used is not refused
+    here: the enrollment itself refuses it, after spending the challenge (every attempt does)."""
+    try:
+        return estimate_work(path, max_seconds, 2.0)
+    except MediaError:
+        return 100.0
 
 
 @router.get("/v1/cameos/{cameo_id}")
