@@ -20,7 +20,7 @@ import numpy as np
 
 # The face gate's limits, set on the dev photos (see the README's face-matching section).
 MIN_FACE_SIDE_PX = 64  # dlib's chip is 150 px; below 64 px identity detail is mostly gone
-MIN_SHARPNESS = 60.0  # variance of the Laplacian on the 112 px grey face crop
+MIN_SHARPNESS = 100.0  # variance of the Laplacian on the 112 px grey face crop (originals: >= 360)
 MAX_YAW_RATIO = 0.28  # nose offset from the eyes' midpoint / eye distance (about 30 degrees)
 MAX_ROLL_DEGREES = 25.0
 MIN_MEAN_LUMA, MAX_MEAN_LUMA = 45.0, 215.0
