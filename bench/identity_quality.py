@@ -328,10 +328,7 @@ def synthetic_section(folder, manifest, lines, costs):
     return auc(fake, real)
 
 
-def face_section(folder, manifest, lines, costs):
-    from safety.models.face import DlibFaceBackend
-
-    backend = DlibFaceBackend()
+def face_section(folder, manifest, lines, costs, backend, gate=True):
     items = [it for it in manifest["items"] if it["modality"] == "face"]
     issues: dict[str, str | None] = {}
 
@@ -356,6 +353,21 @@ def face_section(folder, manifest, lines, costs):
         f"face {backend.name}: {(time.process_time() - t0) / len(originals) * 1000:.0f} "
         "ms CPU per photo (HOG detection + landmarks + embedding, up to 800 px)"
     )
+    if not gate:  # another backend: the same pairs, no second report on the gate
+        return {
+            split: rates(
+                *pair_scores(
+                    items,
+                    vectors,
+                    lambda it, s=split: (
+                        (s == "all" or it["split"] == s) and it["variant"] == "original"
+                    ),
+                    lambda it, s=split: s == "all" or it["split"] == s,
+                ),
+                backend.match_threshold,
+            )
+            for split in ("dev", "test", "all")
+        }
     thr = backend.match_threshold
     results = {}
     for split in ("dev", "test", "all"):
@@ -403,6 +415,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
+    parser.add_argument(
+        "--insightface-pack", type=Path, help="also measure an operator's insightface pack"
+    )
     args = parser.parse_args()
     started = time.time()
     print(f"machine: {describe()}")
@@ -411,7 +426,13 @@ def main() -> None:
         print(f"source {name}: {json.dumps(source)}")
     lines: list[str] = []
     costs: list[str] = []
-    faces = face_section(folder, manifest, lines, costs)
+    from safety.models.face import DlibFaceBackend, InsightFaceBackend
+
+    faces = face_section(folder, manifest, lines, costs, DlibFaceBackend())
+    if args.insightface_pack:  # an operator-supplied pack, measured on the same pairs
+        backend = InsightFaceBackend(args.insightface_pack, threads=1)
+        for split, r in face_section(folder, manifest, [], costs, backend, gate=False).items():
+            lines.append(row("face", backend.name[:24], split, "single", r))
     voices = voice_section(folder, manifest, lines, costs)
     synthetic_auc = synthetic_section(folder, manifest, lines, costs)
     print(HEADER)
