@@ -308,6 +308,8 @@ def synthetic_section(folder, manifest, lines, costs):
             continue
         scores[it["kind"]].append(s)
         per_engine[(it["kind"], it["variant"])].append(s)
+        if it["kind"] == "tts":
+            per_engine[("voice", it["identity"])].append(s)
     costs.append(
         f"synthetic-voice score: {(time.process_time() - t0) / seconds * 1000:.1f} ms CPU "
         "per second of audio"
@@ -325,6 +327,12 @@ def synthetic_section(folder, manifest, lines, costs):
         if f.size and r.size:
             by_variant.append(f"{variant} AUC {auc(f, r):.3f}")
     lines.append("  by channel: " + "; ".join(by_variant))
+    flagged = [
+        f"{key[1].split(':', 1)[1]} {np.mean(np.array(v) >= 0.5):.2f}"
+        for key, v in sorted(per_engine.items())
+        if key[0] == "voice"
+    ]
+    lines.append("  synthetic clips flagged at 0.5, by voice: " + "; ".join(flagged))
     return auc(fake, real)
 
 
