@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import threading
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -98,6 +99,32 @@ class VoiceEmbedder:
                 return None
             prints[name] = found
         return prints
+
+    def enroll_views(self, utterances: Sequence[np.ndarray]) -> dict[str, np.ndarray] | None:
+        """A multi-condition enrollment from one or more utterances of one person: per channel
+        view, the template (mean weighted by seconds of speech) of the utterances' prints.
+        Utterances with too little speech are skipped; None when none is usable. Compare with
+        `multi_condition_score` at `threshold_for(len(utterances used))`."""
+        from safety.models.scoring import template
+
+        per_view: dict[str, list[VoicePrint]] = {}
+        for samples in utterances:
+            prints = self.embed_views(samples)
+            for name, found in (prints or {}).items():
+                per_view.setdefault(name, []).append(found)
+        if not per_view:
+            return None
+        return {
+            name: template([p.embedding for p in found], [p.speech_seconds for p in found])
+            for name, found in per_view.items()
+        }
+
+    def threshold_for(self, utterances: int) -> float:
+        """The multi-condition threshold for an enrollment of this many utterances (measured at
+        1 and 3; 2 takes the 1-utterance value)."""
+        if utterances >= 3:
+            return self.multi_condition_template_threshold
+        return self.multi_condition_threshold
 
 
 def multi_condition_score(views: np.ndarray, probe: np.ndarray) -> float:

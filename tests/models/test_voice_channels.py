@@ -61,3 +61,19 @@ def test_a_phone_probe_matches_a_multi_condition_enrollment() -> None:
     # impostors are the weak spot, FMR about 20% at 0.76, see the README); the margin is there.
     assert best > multi_condition_score(views, other.embedding) + 0.1
     assert embedder.embed_views(np.zeros(16_000, np.float32)) is None
+
+
+@pytest.mark.slow
+def test_enrollment_from_several_utterances() -> None:
+    embedder = VoiceEmbedder()
+    clips = [_clip(f"librivox_austen_0{n}.wav") for n in (870, 880, 890)]
+    views = embedder.enroll_views([*clips, np.zeros(16_000, np.float32)])  # silence: skipped
+    assert views is not None and tuple(views) == CHANNELS
+    assert all(abs(float(np.linalg.norm(v)) - 1) < 1e-5 for v in views.values())
+    assert embedder.threshold_for(3) == embedder.multi_condition_template_threshold
+    assert embedder.threshold_for(1) == embedder.multi_condition_threshold
+    matrix = np.stack(list(views.values()))
+    probe = embedder.embed(channel(_clip("librivox_austen_0930.wav"), "opus16"))
+    assert probe is not None
+    assert multi_condition_score(matrix, probe.embedding) >= embedder.threshold_for(3)
+    assert embedder.enroll_views([np.zeros(16_000, np.float32)]) is None
