@@ -37,6 +37,9 @@ class Face:
     box: tuple[int, int, int, int]  # left, top, right, bottom in the image's pixels
     embedding: np.ndarray  # float32, unit length
     detection_score: float
+    # dlib's 5 points (eye corners 0-1 and 2-3, nose 4) as a (5, 2) float array, for the pose
+    # part of safety.models.scoring.face_quality_issue; None when a backend has none.
+    landmarks: np.ndarray | None = None
 
     @property
     def size(self) -> int:
@@ -118,7 +121,11 @@ class _DlibFrontEnd:
             found = []
             for rect, score in self.detect(rgb):
                 shape = self.landmarks(rgb, rect)  # type: ignore[attr-defined]
-                found.append(Face(_box(rect), _unit(embed(rgb, shape)), score))
+                points = np.array(
+                    [(p.x, p.y) for p in shape.parts()],
+                    dtype=np.float32,  # type: ignore[attr-defined]
+                )
+                found.append(Face(_box(rect), _unit(embed(rgb, shape)), score, points))
         return found
 
 
