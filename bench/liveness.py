@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._machine import describe
 from cameoguard.settings import get_settings
+from safety.analysis import analyse
 from safety.consent import liveness as live
-from safety.consent.analysis import analyse
 from safety.consent.models import LikenessModels, get_models
 from safety.media import load_media
 from tests.media_factory import DIGIT_WORDS, make_selfie, speech

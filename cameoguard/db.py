@@ -36,6 +36,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def as_utc(moment: datetime) -> datetime:
+    """SQLite hands datetimes back without their zone; every time stored here is UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 # More connections than the server's worker threads (anyio's default is 40), so a request thread
 # never waits for a connection held by a thread that is itself waiting for a worker slot.
 POOL_SIZE, MAX_OVERFLOW = 10, 40

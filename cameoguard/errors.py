@@ -16,8 +16,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from cameoguard.auth.cache import forget_all
 from cameoguard.observability import current_request_id
 
 log = logging.getLogger("cameoguard.errors")
@@ -159,6 +162,14 @@ def install_error_handlers(app: FastAPI) -> None:
             "the request does not match the schema",
             _validation_details(exc),
         )
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(SQLAlchemyTimeoutError)
+    async def _database_down(_: Request, exc: Exception) -> JSONResponse:
+        # An area found the database unreachable: fail closed, and stop trusting cached keys
+        # until the database can confirm them again.
+        forget_all()
+        return error_response(503, "database_unavailable", "database unavailable")
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -26,7 +26,7 @@ from provenance.verify import (
     read_credentials,
     watermark_key,
 )
-from safety.consent.analysis import MediaAnalysis, analyse
+from safety.analysis import MediaAnalysis, analyse
 from safety.media import FrameTap, Media, MediaError, load_media
 
 if TYPE_CHECKING:

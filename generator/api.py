@@ -10,7 +10,6 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from cameoguard import media_store
@@ -23,7 +22,7 @@ from cameoguard.uploads import accepts_upload, spool_body
 from generator.backends import ASPECTS
 from generator.jobs import JobRequest, JobView, job_view, submit
 from generator.tables import GenerationJob
-from safety.consent.tables import Cameo
+from safety.consent.cameos import known_cameos
 from safety.media import MediaError, estimate_work, load_media
 
 router = APIRouter(tags=["generation"])
@@ -128,8 +127,7 @@ def create_generation(
         publish=body.publish.model_dump() if body.publish else None,
     )
     with short_session(write=True) as session:
-        known = set(session.scalars(select(Cameo.id).where(Cameo.id.in_(body.cameo_ids))))
-        unknown = sorted(set(body.cameo_ids) - known)
+        unknown = sorted(set(body.cameo_ids) - known_cameos(body.cameo_ids))
         if unknown:
             raise ApiError(422, f"unknown cameos {unknown}", code="unknown_cameo")
         job, created = submit(session, request, actor=principal.actor)

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from cameoguard import media_store
 from cameoguard.contracts import FeedItemRequest
 from cameoguard.db import session_scope
-from cameoguard.errors import ApiError, Refusal
+from cameoguard.errors import Refusal
 from generator import scan
 from generator.backends import ASPECTS, Backend, BackendError, RenderRequest
 from generator.backends.embedded import dialogue_of
@@ -29,7 +29,8 @@ from generator.tables import GenerationJob
 from provenance.records import GenerationFacts
 from provenance.service import mark_and_sign
 from provenance.verify import read_watermark
-from safety.consent import service as consent
+from safety.consent import cameos, checks
+from safety.consent.likeness import likeness
 from safety.consent.models import LikenessModels
 from safety.policy.engine import CheckContext, PolicyEngine
 from safety.review.cases import CaseRequest, open_case
@@ -83,9 +84,6 @@ class Run:
             # model, the database) or a limit fails the job instead: it may pass on a retry.
             outcome = "error" if exc.retryable else "block"
             details = {"error": exc.message, "code": exc.code}
-        except ApiError as exc:  # the consent area's refusals, until they are Refusals too
-            outcome = "error" if exc.status >= 500 or exc.status == 429 else "block"
-            details = {"error": exc.message, "code": exc.code}
         except BackendError as exc:
             outcome, details = "error", {"error": str(exc)}
         except Exception as exc:
@@ -132,20 +130,21 @@ def _consent_step(run: Run, tools: Tools) -> tuple[str, dict[str, Any]]:
     job = run.job
     if not job.cameo_ids:
         return "ok", {"reason": "no cameo used"}
-    answer = consent.check_consent(
-        consent.ConsentRequest(
+    answer = checks.check_consent(
+        checks.ConsentRequest(
             requester_id=job.requester_id,
             cameo_ids=job.cameo_ids,
             prompt=job.prompt,
             requester_age_group=job.requester_age_group,
             mutual_owner_ids=job.mutual_owner_ids or [],
         ),
+        tools.engine,
         actor=f"generation:{job.id}",
     )
-    grants = [c["grant_id"] for c in answer["cameos"] if c.get("grant_id")]
+    grants = answer.grant_ids
     run.facts["grant_ids"] = grants
-    details = {"decision": answer["decision"], "reason": answer["reason"], "grant_ids": grants}
-    return ("ok" if answer["decision"] == "allow" else "block"), details
+    details = {"decision": answer.decision, "reason": answer.reason, "grant_ids": grants}
+    return ("ok" if answer.decision == "allow" else "block"), details
 
 
 def _reference_step(run: Run, tools: Tools) -> tuple[str, dict[str, Any]]:
@@ -153,23 +152,23 @@ def _reference_step(run: Run, tools: Tools) -> tuple[str, dict[str, Any]]:
     if not job.reference_location:
         return "ok", {"reason": "no reference media"}
     path = media_store.resolve(job.reference_location)
-    report = consent.likeness(
+    report = likeness(
         path, tools.models, requester_id=job.requester_id, mutual_owner_ids=job.mutual_owner_ids
     )
-    summary = report["summary"]
+    summary = report.summary
     details = {
-        "matched": summary["matched"],
-        "unconsented": summary["unconsented"],
-        "possible_minor": summary["possible_minor"],
-        "reason": "; ".join(summary["reasons"]) or "no likeness without consent",
+        "matched": summary.matched,
+        "unconsented": summary.unconsented,
+        "possible_minor": summary.possible_minor,
+        "reason": "; ".join(summary.reasons) or "no likeness without consent",
     }
-    return ("block" if summary["decision"] == "block" else "ok"), details
+    return ("block" if summary.decision == "block" else "ok"), details
 
 
 def _render_step(run: Run, tools: Tools, out: Path) -> tuple[str, dict[str, Any]]:
     job = run.job
     width, height = ASPECTS[job.aspect_ratio]
-    faces = consent.face_images(job.cameo_ids) if job.cameo_ids else {}
+    faces = cameos.face_images(job.cameo_ids) if job.cameo_ids else {}
     rendering = tools.backend.render(
         RenderRequest(
             prompt=job.prompt,
@@ -208,7 +207,7 @@ def _scan_step(run: Run, tools: Tools, out: Path) -> tuple[str, dict[str, Any]]:
 
 def _mark_step(run: Run, raw: Path, marked: Path) -> tuple[str, dict[str, Any]]:
     job = run.job
-    problem = consent.grants_still_valid(run.facts.get("grant_ids", []))
+    problem = checks.grants_still_valid(run.facts.get("grant_ids", []))
     if problem:
         raise Stop("cancelled", f"consent withdrawn before release: {problem}")
     decision = run.facts["policy"]
@@ -316,7 +315,7 @@ def _finish(run: Run, tools: Tools, state: str, reason: str, fields: dict[str, A
     job = run.job
     if state == "done":
         # Asked again at the last moment: a cameo revoked during the job stops it here.
-        problem = consent.grants_still_valid(fields.get("grant_ids", []))
+        problem = checks.grants_still_valid(fields.get("grant_ids", []))
         if problem:
             state, reason = "cancelled", f"consent withdrawn before release: {problem}"
             fields = {"grant_ids": fields.get("grant_ids", [])}
@@ -326,7 +325,7 @@ def _finish(run: Run, tools: Tools, state: str, reason: str, fields: dict[str, A
             session.rollback()
             return "cancelled"  # the job was cancelled or taken over: nothing is released
         if state == "done":
-            consent.attach_generation(session, fields["grant_ids"], job.id)
+            checks.attach_generation(session, fields["grant_ids"], job.id)
             if job.publish is not None:
                 tools.publish(
                     session,

@@ -14,7 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cameoguard.settings import get_settings
 from generator.tables import GenerationJob
-from safety.consent import service as consent
+from safety.analysis import analyse
+from safety.consent.likeness import likeness_of
 from safety.consent.models import LikenessModels
 from safety.media import load_media
 from safety.models.nsfw import NsfwScorer
@@ -71,18 +72,18 @@ def scan_output(
     blocks: list[str] = []
     reviews: list[str] = []
 
-    likeness = consent.likeness(
-        path, models, requester_id=job.requester_id, mutual_owner_ids=job.mutual_owner_ids
+    # One decode of the output for the face, age and voice models and for the nudity model.
+    media = load_media(path, max_seconds=get_settings().generation_max_seconds + 1, max_frames=120)
+    likeness = likeness_of(
+        media,
+        analyse(media, models),
+        models,
+        requester_id=job.requester_id,
+        mutual_owner_ids=job.mutual_owner_ids,
     )
-    summary = likeness["summary"]
-    blocks += summary["reasons"]
+    summary = likeness.summary
+    blocks += summary.reasons
 
-    media = load_media(
-        path,
-        max_seconds=get_settings().generation_max_seconds + 1,
-        max_frames=120,
-        want_audio=False,
-    )
     frame_scores = nsfw.scores([image for _, image in media.frames])
     worst = max(frame_scores, default=0.0)
     if worst >= policy.nsfw_block:
@@ -90,7 +91,7 @@ def scan_output(
     elif worst >= policy.nsfw_review:
         reviews.append(f"nudity {worst:.2f} >= review {policy.nsfw_review} ({policy.ref})")
 
-    minors = [f for f in likeness["faces"] if f["possible_minor"]]
+    minors = [f for f in likeness.faces if f.possible_minor]
     context = _minor_context(prompt_decision, policy)
     if minors and (context or worst >= policy.nsfw_review):
         why = ", ".join(context) or f"nudity {worst:.2f}"
@@ -115,13 +116,13 @@ def scan_output(
             "frames_scanned": len(frame_scores),
             "nsfw_max": round(worst, 4),
             "faces": [
-                {k: f[k] for k in ("time", "apparent_age", "possible_minor", "matches")}
-                for f in likeness["faces"]
+                f.model_dump(include={"time", "apparent_age", "possible_minor", "matches"})
+                for f in likeness.faces
             ],
-            "voice_matches": likeness["voice"]["matches"],
-            "unconsented": summary["unconsented"],
+            "voice_matches": [m.model_dump() for m in likeness.voice.matches],
+            "unconsented": summary.unconsented,
             "possible_minors": len(minors),
             "text": text,
-            "models": {**likeness["models"], "nsfw": nsfw.name},
+            "models": {**likeness.models, "nsfw": nsfw.name},
         },
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from consumers.signals.base import Evidence, FeedSignal, SignalResult, Thresholds
-from safety.consent.service import likeness_of
+from safety.consent.likeness import likeness_of
 
 if TYPE_CHECKING:
     from cameoguard.contracts import ContentPublished
@@ -52,23 +52,23 @@ class DeepfakeSignal(FeedSignal):
         cameos_used = set(item.cameo_ids) | record_cameos
         segments: dict[int, float] = {}
         risk = RISK_AI_ONLY if ai else 0.0
-        sources = [("face", f["time"], m) for f in seen["faces"] for m in f["matches"]]
-        sources += [("voice", 0.0, m) for m in seen["voice"]["matches"]]
+        sources = [("face", f.time, m) for f in seen.faces for m in f.matches]
+        sources += [("voice", 0.0, m) for m in seen.voice.matches]
         for modality, time, match in sources:
-            consented = match["consent"] in ("owner", "granted") or (
-                match["kind"] == "cameo"
-                and match["id"] in record_cameos
-                and match["id"] in item.cameo_ids
-                and match["consent"] != "revoked"
+            consented = match.consent in ("owner", "granted") or (
+                match.kind == "cameo"
+                and match.id in record_cameos
+                and match.id in item.cameo_ids
+                and match.consent != "revoked"
             )
             if consented:
                 level = RISK_AI_ONLY
-            elif match["kind"] == "protected":
+            elif match.kind == "protected":
                 level = RISK_PROTECTED if ai else RISK_REAL_FOOTAGE
             else:
                 level = RISK_NO_CONSENT if ai else RISK_REAL_FOOTAGE
-            if match["kind"] == "cameo":
-                cameos_used.add(match["id"])
+            if match.kind == "cameo" and match.id:
+                cameos_used.add(match.id)
             segment = int(time // SEGMENT_S)
             segments[segment] = max(segments.get(segment, 0.0), level)
             risk = max(risk, level)
@@ -76,11 +76,11 @@ class DeepfakeSignal(FeedSignal):
                 Evidence(
                     kind=modality,
                     time=time,
-                    match=f"{match['kind']}:{match['id']}",
-                    cameo_id=match["id"] if match["kind"] == "cameo" else None,
-                    score=match["score"],
-                    threshold=match["threshold"],
-                    consent="on record" if consented else match["consent"],
+                    match=match.ref,
+                    cameo_id=match.id if match.kind == "cameo" else None,
+                    score=match.score,
+                    threshold=match.threshold,
+                    consent="on record" if consented else match.consent,
                 )
             )
         scores = {"ai_generated": 1.0 if ai else 0.0}

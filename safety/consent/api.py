@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from pydantic import BaseModel, Field
@@ -18,9 +18,11 @@ from cameoguard.deps import require_scope
 from cameoguard.errors import ApiError
 from cameoguard.settings import get_settings
 from cameoguard.uploads import accepts_upload, save_upload, spool_body
-from safety.consent import service
+from safety.consent import cameos, challenges, checks, enrollment, likeness, protected
+from safety.consent.cameos import CameoView
 from safety.consent.models import require_models
 from safety.media import MediaError, estimate_work
+from safety.policy.service import require_engine
 
 router = APIRouter(tags=["consent"])
 platform = require_scope(Scope.platform, Scope.admin)
@@ -70,15 +72,15 @@ def _list_field(raw: str, name: str) -> list[str]:
     return [part.strip() for part in raw.split(",") if part.strip()]
 
 
-@router.post("/v1/cameos/challenges", status_code=201)
+@router.post("/v1/cameos/challenges", status_code=201, response_model=challenges.Challenge)
 def create_challenge(
     body: ChallengeRequest, principal: Principal = Depends(platform)
-) -> dict[str, Any]:
+) -> challenges.Challenge:
     """Starts an enrollment: the phrase (a random digit sequence) the selfie video must speak."""
-    return service.create_challenge(body.owner_id, actor=principal.actor)
+    return challenges.create_challenge(body.owner_id, actor=principal.actor)
 
 
-@router.post("/v1/cameos", status_code=201)
+@router.post("/v1/cameos", status_code=201, response_model=CameoView)
 @accepts_upload
 async def enroll(
     owner_id: Annotated[str, Form(min_length=1, max_length=200)],
@@ -92,12 +94,12 @@ async def enroll(
     images: Annotated[list[UploadFile] | None, File(description="1-5 face photos")] = None,
     voice: Annotated[UploadFile | None, File(description="Voice clip (with images)")] = None,
     principal: Principal = Depends(platform),
-) -> dict[str, Any]:
+) -> CameoView:
     """Enrolls a cameo from a selfie video with audio that speaks the challenge phrase (or from
     photos plus a voice clip). Stores encrypted embeddings, and the face image only if
     `store_face_image`. Every refusal is a 4xx with the reason, and stores nothing."""
     models = require_models()
-    request = service.EnrollmentRequest(
+    request = enrollment.EnrollmentRequest(
         owner_id=owner_id,
         challenge_id=challenge_id,
         owner_is_minor=owner_is_minor,
@@ -120,7 +122,7 @@ async def enroll(
         return await run_costly(
             principal.key_id,
             cost,
-            service.enroll,
+            enrollment.enroll,
             request,
             models,
             video=video_path,
@@ -139,22 +141,22 @@ def _enrollment_cost(path: Path, max_seconds: float) -> float:
         return 100.0
 
 
-@router.get("/v1/cameos/{cameo_id}")
+@router.get("/v1/cameos/{cameo_id}", response_model=CameoView)
 def get_cameo(
     cameo_id: str,
     owner_id: Annotated[str, Query(min_length=1)],
     _: Principal = Depends(platform),
-) -> dict[str, Any]:
-    return service.get_cameo(cameo_id, owner_id)
+) -> CameoView:
+    return cameos.get_cameo(cameo_id, owner_id)
 
 
-@router.patch("/v1/cameos/{cameo_id}")
+@router.patch("/v1/cameos/{cameo_id}", response_model=CameoView)
 def update_permissions(
     cameo_id: str, body: PermissionsUpdate, principal: Principal = Depends(platform)
-) -> dict[str, Any]:
+) -> CameoView:
     """Changes who may use the cameo; effective at once, and emits `consent.revoked`
     (reason `permissions_changed`) so that queued and published uses are re-checked."""
-    return service.update_permissions(
+    return cameos.update_permissions(
         cameo_id,
         body.owner_id,
         body.permission,
@@ -164,46 +166,51 @@ def update_permissions(
     )
 
 
-@router.delete("/v1/cameos/{cameo_id}")
+@router.delete("/v1/cameos/{cameo_id}", response_model=CameoView)
 def revoke(
     cameo_id: str,
     owner_id: Annotated[str, Query(min_length=1)],
     purge: bool = False,
     principal: Principal = Depends(platform),
-) -> dict[str, Any]:
+) -> CameoView:
     """Revokes the cameo at once and emits `consent.revoked`. Without `purge` the face and voice
     stay in the registry so that nobody can use them; `purge=true` deletes them too."""
-    return service.revoke(cameo_id, owner_id, actor=principal.actor, purge=purge)
+    return cameos.revoke(cameo_id, owner_id, actor=principal.actor, purge=purge)
 
 
-@router.get("/v1/cameos/{cameo_id}/usages")
+@router.get("/v1/cameos/{cameo_id}/usages", response_model=cameos.Usages)
 def usages(
     cameo_id: str,
     owner_id: Annotated[str, Query(min_length=1)],
     _: Principal = Depends(platform),
-) -> dict[str, Any]:
+) -> cameos.Usages:
     """Every generation that used the cameo, drafts included."""
-    return service.usages(cameo_id, owner_id)
+    return cameos.usages(cameo_id, owner_id)
 
 
-@router.post("/v1/checks/consent")
-def check_consent(body: ConsentCheck, principal: Principal = Depends(platform)) -> dict[str, Any]:
+@router.post("/v1/checks/consent", response_model=checks.ConsentDecision)
+def check_consent(
+    body: ConsentCheck, principal: Principal = Depends(platform)
+) -> checks.ConsentDecision:
     """May this requester use these cameos with this prompt? `allow`/`block` per cameo, with the
     reason, and a recorded grant id that the generation then cites."""
-    return service.check_consent(
-        service.ConsentRequest(
+    return checks.check_consent(
+        checks.ConsentRequest(
             requester_id=body.requester_id,
             cameo_ids=list(body.cameo_ids),
             prompt=body.prompt,
             requester_age_group=body.requester_age_group,
             mutual_owner_ids=list(body.mutual_owner_ids),
         ),
+        require_engine(),
         actor=principal.actor,
     )
 
 
 @router.post(
     "/v1/checks/likeness",
+    response_model=likeness.LikenessReport,
+    response_model_exclude_none=True,
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -219,7 +226,7 @@ async def check_likeness(
     requester_id: Annotated[str | None, Query(max_length=200)] = None,
     mutual_owner_ids: Annotated[list[str] | None, Query()] = None,
     principal: Principal = Depends(checker),
-) -> dict[str, Any]:
+) -> likeness.LikenessReport:
     """Upload an image, video or audio file as the raw body. Faces and voices in it are matched
     1:N against enrolled cameos and protected people; each match has its score, threshold and,
     with `requester_id`, the consent status for that requester. Every search is audited.
@@ -233,26 +240,26 @@ async def check_likeness(
         report = await run_costly(
             principal.key_id,
             cost,
-            service.likeness,
+            likeness.likeness,
             path,
             models,
             requester_id=requester_id,
             mutual_owner_ids=mutual_owner_ids or [],
         )
-    await run_in_threadpool(service.record_likeness_search, report, principal.actor, requester_id)
+    await run_in_threadpool(likeness.record_likeness_search, report, principal.actor, requester_id)
     if principal.scopes & {Scope.platform.value, Scope.admin.value}:
         return report
-    return service.without_identities(report)
+    return likeness.without_identities(report)
 
 
-@router.post("/v1/protected-people", status_code=201)
+@router.post("/v1/protected-people", status_code=201, response_model=protected.ProtectedAdded)
 @accepts_upload
 async def add_protected_person(
     name: Annotated[str, Form(min_length=1, max_length=200)],
     files: Annotated[list[UploadFile], File(description="Photos and/or a voice clip")],
     note: Annotated[str, Form(max_length=2000)] = "",
     principal: Principal = Depends(admin),
-) -> dict[str, Any]:
+) -> protected.ProtectedAdded:
     """Adds a person whose likeness must never be generated without their own cameo."""
     models = require_models()
     limit = get_settings().max_upload_bytes
@@ -263,7 +270,7 @@ async def add_protected_person(
         return await run_costly(
             principal.key_id,
             cost,
-            service.add_protected_person,
+            protected.add_protected_person,
             name,
             note,
             models,

@@ -163,13 +163,13 @@ def protected_add(
     note: str = typer.Option("", help="Why this person is protected"),
 ) -> None:
     """Add a person whose likeness must never be generated without their own cameo."""
-    from cameoguard.errors import ApiError, Refusal
+    from cameoguard.errors import Refusal
     from safety.consent.models import get_models
-    from safety.consent.service import add_protected_person
+    from safety.consent.protected import add_protected_person
 
     try:
         result = add_protected_person(name, note, get_models(), list(media), actor="cli:operator")
-    except (ApiError, Refusal) as exc:
+    except Refusal as exc:
         err.print(f"[red]error:[/red] {exc.message}")
         raise typer.Exit(2) from exc
-    typer.echo(json.dumps(result, indent=2))
+    typer.echo(result.model_dump_json(indent=2))

@@ -16,7 +16,7 @@ from cameoguard.contracts import CONTENT_DECISIONS, ContentDecision
 from cameoguard.db import utcnow
 from cameoguard.errors import RefusalKind
 from cameoguard.events import emit
-from safety.consent.service import notify_misuse
+from safety.consent.cameos import notify_misuse
 from safety.review.cases import CaseError
 from safety.review.queue import holding
 from safety.review.routing import ACTIONS, ReviewPolicy

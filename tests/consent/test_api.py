@@ -133,7 +133,7 @@ def test_enroll_check_consent_and_revoke(
     assert blocked["decision"] == "block"
 
     # Usages: the grants a generation recorded.
-    from safety.consent.service import attach_generation
+    from safety.consent.checks import attach_generation
 
     with session_scope() as session:
         attach_generation(session, [friend["cameos"][0]["grant_id"]], "gen_123")
@@ -258,13 +258,13 @@ def test_likeness_rejects_bad_uploads(client: TestClient, platform: dict[str, st
 def test_consent_check_fails_closed_without_the_restriction_embedder(
     client: TestClient, platform: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from safety.consent import service
+    from safety.consent import checks
     from safety.models.text_embedder import ModelUnavailable
 
     def broken() -> None:
         raise ModelUnavailable("weights missing")
 
-    monkeypatch.setattr(service, "restriction_embedder", broken)
+    monkeypatch.setattr(checks, "restriction_embedder", broken)
     response = client.post(
         "/v1/checks/consent",
         json={"requester_id": "bob", "cameo_ids": ["cam_any"], "prompt": "alice cooking"},

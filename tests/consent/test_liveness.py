@@ -18,8 +18,8 @@ from sqlalchemy import func, select
 
 from cameoguard.db import session_scope
 from cameoguard.settings import get_settings, reset_settings_cache
+from safety.analysis import analyse
 from safety.consent import liveness as live
-from safety.consent.analysis import analyse
 from safety.consent.models import LikenessModels
 from safety.consent.tables import Cameo
 from safety.media import load_media

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from safety.consent.analysis import cluster_identities
+from safety.analysis import cluster_identities
 from safety.consent.models import LikenessModels
 from safety.media import load_media
 from safety.models.face import InsightFaceBackend

@@ -81,7 +81,7 @@ def test_deepfake_risk_for_a_protected_face(
     from provenance.keys import create_dev_chain
     from provenance.records import GenerationFacts
     from provenance.service import mark_and_sign
-    from safety.consent.service import add_protected_person
+    from safety.consent.protected import add_protected_person
 
     create_dev_chain(get_settings().home / "signing")
     add_protected_person("Joe Biden", "", models, [FACES / "biden.jpg"], actor="test")

@@ -22,7 +22,7 @@ from consumers.runner import reactions_handler
 from consumers.tables import FeedItem
 from generator.pipeline import Tools
 from provenance.verify import verify_file
-from safety.consent import service as consent
+from safety.consent import cameos
 from safety.consent.tables import Cameo
 from safety.review.tables import ReviewCase
 from tests.conftest import auth, make_key
@@ -138,7 +138,7 @@ def test_a_revoked_cameo_cancels_queued_jobs(
     with session_scope(write=True) as session:
         session.add(Cameo(id="cam_bob", owner_id="bob", permission="only_me", face_model="t"))
     created = submit(client, platform, prompt="me on a beach", cameo_ids=["cam_bob"])
-    consent.revoke("cam_bob", "bob", actor="test")
+    cameos.revoke("cam_bob", "bob", actor="test")
     with session_scope() as session:
         event = session.scalar(select(OutboxEvent).where(OutboxEvent.topic == CONSENT_REVOKED))
         assert event is not None

@@ -13,7 +13,7 @@ from cameoguard.contracts import CONTENT_DECISIONS
 from cameoguard.db import session_scope, utcnow
 from cameoguard.events import OutboxEvent
 from consumers.tables import FeedItem
-from safety.consent.service import usages
+from safety.consent.cameos import usages
 from safety.consent.tables import Cameo
 from safety.review.tables import ReviewCase, ReviewDecision
 from tests.conftest import auth, make_key
@@ -242,7 +242,7 @@ def test_cameo_misuse_decisions_notify_the_owner(
     case = _claim(client, reviewer)
     assert case["queue"] == "cameo"
     _decide(client, reviewer, case["case_id"], "remove", "cameo_misuse")
-    notices = usages("cam_owner", "alice")["misuse_notices"]
+    notices = usages("cam_owner", "alice").model_dump(mode="json")["misuse_notices"]
     assert [(n["item_id"], n["reason_code"]) for n in notices] == [("it_fake", "cameo_misuse")]
 
 
