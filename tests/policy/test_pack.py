@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -76,6 +77,20 @@ def test_store_keeps_the_last_good_pack(tmp_path: Path) -> None:
         store.reload()
     assert store.pack is good
     assert store.last_error is not None
-    path.write_text(default_pack_path().read_text().replace('version: "2026.11.1"', 'version: "9"'))
+    text = default_pack_path().read_text()
+    path.write_text(re.sub(r'(?m)^version: ".*"$', 'version: "9"', text, count=1))
     assert store.reload().version == "9"
     assert store.last_error is None
+
+
+def test_support_resources_need_known_categories_and_a_default_locale(tmp_path: Path) -> None:
+    path = _broken(
+        tmp_path,
+        "categories: [self-harm, self-harm/intent, self-harm/instructions]",
+        "categories: [self-harm, nope]",
+    )
+    with pytest.raises(PackError, match="support_resources: unknown category 'nope'"):
+        load_pack(path)
+    path = _broken(tmp_path, "default_locale: en", "default_locale: de")
+    with pytest.raises(PackError, match="default locale"):
+        load_pack(path)

@@ -14,7 +14,7 @@ from safety.policy.classifier import MODEL_DIR, ModelMeta
 from safety.policy.train import calibrate, data_digest, fine_tune, torch_logits
 from safety.policy.training_data import DATASETS_DIR, HEADS, iter_examples
 
-EVAL_FILE = Path(__file__).resolve().parents[1] / "data" / "policy_eval" / "prompts.jsonl"
+EVAL_DIR = Path(__file__).resolve().parents[1] / "data" / "policy_eval"
 
 
 @pytest.fixture(scope="module")
@@ -64,8 +64,12 @@ def test_the_written_evaluation_set_is_never_trained_on(examples) -> None:
     from safety.policy.normalize import clean
 
     seen = {clean(e.text) for e in examples}
-    rows = [json.loads(line) for line in EVAL_FILE.read_text().splitlines()]
-    assert len(rows) > 200
+    rows = [
+        json.loads(line)
+        for path in sorted(EVAL_DIR.glob("*.jsonl"))
+        for line in path.read_text().splitlines()
+    ]
+    assert len(rows) > 300
     assert not [r["text"] for r in rows if clean(r["text"]) in seen]
 
 
