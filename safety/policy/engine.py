@@ -264,6 +264,9 @@ class PolicyEngine:
             gate = gates.get(name)
             if gate is not None and gate.group not in groups:
                 model_score *= gate.otherwise
+            for damper in pack.dampers:
+                if damper.category == name and damper.when in groups and damper.unless not in groups:
+                    model_score *= damper.factor
             thresholds, threshold_set = _strictest(policy, context)
             category_hits = by_category.get(name, [])
             applies = context.purpose in policy.applies_to

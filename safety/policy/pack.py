@@ -125,6 +125,17 @@ class Gate(_Strict):
     otherwise: float = Field(ge=0.0, le=1.0, description="Factor applied when the group is absent")
 
 
+class Damper(_Strict):
+    """A category whose classifier score is multiplied by `factor` when the `when` term group is
+    present and the `unless` group is not (a known confusion of the model, e.g. school words
+    read as sexual when nothing sexual is said). Rules are not affected."""
+
+    category: str
+    when: str
+    unless: str
+    factor: float = Field(ge=0.0, le=1.0)
+
+
 class SupportResource(_Strict):
     """A helpline or service the platform can show next to a decision."""
 
@@ -165,6 +176,7 @@ class PolicyPack(_Strict):
     rules: list[Rule]
     escalations: list[Escalation] = Field(default_factory=list)
     gates: list[Gate] = Field(default_factory=list)
+    dampers: list[Damper] = Field(default_factory=list)
     support_resources: SupportResources | None = None
     restriction_threshold: float = Field(
         0.45, ge=0, le=1, description="Similarity at which a prompt breaks a cameo restriction"
@@ -195,6 +207,12 @@ class PolicyPack(_Strict):
         for gate in self.gates:
             if gate.category not in self.categories or gate.group not in self.term_groups:
                 raise ValueError(f"gate on {gate.category}: unknown category or term group")
+        for damper in self.dampers:
+            if damper.category not in self.categories or not {
+                damper.when,
+                damper.unless,
+            } <= set(self.term_groups):
+                raise ValueError(f"damper on {damper.category}: unknown category or term group")
         if self.support_resources is not None:
             for category in self.support_resources.categories:
                 if category not in self.categories:

@@ -27,13 +27,13 @@ def _broken(tmp_path: Path, old: str, new: str) -> Path:
 def test_bad_threshold_is_refused_with_its_line(tmp_path: Path) -> None:
     path = _broken(
         tmp_path,
-        "thresholds: {review: 0.45, block: 0.85}",
-        "thresholds: {review: 0.9, block: 0.85}",
+        "thresholds: {review: 0.45, block: 0.95}",
+        "thresholds: {review: 0.99, block: 0.95}",
     )
     with pytest.raises(PackError) as info:
         load_pack(path)
     expected_line = next(
-        i for i, line in enumerate(path.read_text().splitlines(), 1) if "review: 0.9" in line
+        i for i, line in enumerate(path.read_text().splitlines(), 1) if "review: 0.99" in line
     )
     assert info.value.line == expected_line
     assert "above block" in info.value.reason
