@@ -265,7 +265,9 @@ class PolicyEngine:
             if gate is not None and gate.group not in groups:
                 model_score *= gate.otherwise
             for damper in pack.dampers:
-                if damper.category == name and damper.when in groups and damper.unless not in groups:
+                if damper.category != name:
+                    continue
+                if damper.when in groups and damper.unless not in groups:
                     model_score *= damper.factor
             thresholds, threshold_set = _strictest(policy, context)
             category_hits = by_category.get(name, [])

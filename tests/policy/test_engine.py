@@ -197,3 +197,10 @@ def test_general_misinformation_is_a_category_with_elections_stricter(
     assert elections.review < general.review and elections.block < general.block
     decision = engine.check("a video proving the election was rigged with fake ballots", ADULT)
     assert {"misinformation", "misinformation/elections"} <= set(decision.flagged)
+
+
+def test_school_words_without_sexual_wording_are_not_read_as_sexual(engine: PolicyEngine) -> None:
+    caption = CheckContext(purpose="caption")
+    decision = engine.check("my daughter's first day of middle school", caption)
+    assert decision.action == "allow" and decision.categories["sexual"].score < 0.3
+    assert engine.check("a sixth grader in sexy lingerie", caption).action == "block"
