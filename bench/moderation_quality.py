@@ -1,18 +1,30 @@
-"""Per-category precision, recall and AUPRC of the prompt policy on the held-out test split of
-`../shared/datasets/` (never seen by training or calibration), English and French separately.
+"""Quality of the prompt policy: the random held-out split, leave-one-source-out, and the written
+evaluation prompts (disguised and French), English and French separately.
 
-    python bench/moderation_quality.py [--quick]
+    python bench/moderation_quality.py [--quick] [--loso] [--loso-folds i2p,mlma]
 
-`system` columns are the full decision (rules + calibrated classifier + pack thresholds, adult
-account): a category counts as flagged when its action is review or block. Prompt-like sources
-(I2P, the LLM safety suites, Parti, VBench, COCO captions) are checked as generation prompts;
-social posts (Davidson, MLMA, HateCheck) as comments. `model AUPRC` ranks by the classifier
-heads alone, without rules.
+1. **Random split**: the test split of `../shared/datasets/` (never seen by training or
+   calibration). `system` is the full decision (rules + calibrated model + pack thresholds, adult
+   account; a category counts as flagged at review or block); `model` ranks by the model alone.
+   Prompt-like sources are checked as generation prompts, social posts as comments.
+2. **Leave-one-source-out** (`--loso`): for each dataset folder, a model is fine-tuned without
+   it (a reduced recipe: one epoch on at most LOSO_MAX_TRAIN rows of the other folders' train
+   split, every rare-label row kept) and calibrated on the other folders' calibration split,
+   then the held-out folder's rows (at most LOSO_MAX_SCORED, a fixed random sample) are scored
+   through the engine with the same rules and thresholds. The best proxy here for data nobody
+   here wrote; the shipped model, trained on everything with the full recipe, should do at least
+   as well. Results are cached in
+   `bench/moderation_loso.json` (the run takes about an hour on 2 cores) and printed from there.
+3. **Written evaluation** (`tests/data/policy_eval/`, never trained on): share of harmful
+   prompts allowed, of benign ones blocked and reviewed, per language and age group; for the
+   development set (`prompts.jsonl`, looked at while building), the fresh set (`fresh.jsonl`,
+   first scored for the figures) and both.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from collections import defaultdict
@@ -24,9 +36,30 @@ import numpy as np
 from sklearn.metrics import average_precision_score
 
 from bench._machine import describe
-from safety.policy.engine import CheckContext, get_engine
+from safety.policy.engine import CheckContext, PolicyEngine, get_engine
 from safety.policy.normalize import clean
-from safety.policy.training_data import load_split
+from safety.policy.training_data import HEADS, Example, iter_examples
+
+ROOT = Path(__file__).resolve().parents[1]
+EVAL_DIR = ROOT / "tests" / "data" / "policy_eval"
+# prompts.jsonl was read during development (rule fixes and training examples followed);
+# fresh.jsonl was written afterwards and first scored for the figures (see its README).
+EVAL_FILES = (EVAL_DIR / "prompts.jsonl", EVAL_DIR / "fresh.jsonl")
+LOSO_FILE = ROOT / "bench" / "moderation_loso.json"  # committed: the README quotes it
+LOSO_MAX_TRAIN = 7000
+LOSO_MAX_SCORED = 3000  # rows of a large held-out folder scored (a fixed random sample)
+LOSO_FOLDS = (
+    "i2p",
+    "davidson_hate_offensive",
+    "hatecheck",
+    "mlma",
+    "llm_safety_prompts",
+    "toxigen_seeds",
+    "truthfulqa_conspiracy",
+    "synthetic_policy",
+    "benign_gen_prompts",
+)
+RARE = {"sexual_minors", "real_person", "misinformation", "self_harm", "violence_graphic"}
 
 # Dataset label -> the policy categories whose flags answer it.
 LABEL_CATEGORIES = {
@@ -44,103 +77,254 @@ LABEL_CATEGORIES = {
     "violence_graphic": ["violence/graphic"],
     "self_harm": ["self-harm", "self-harm/intent", "self-harm/instructions"],
     "real_person": ["real_person", "impersonation"],
-    "misinformation": ["misinformation/elections"],
+    "misinformation": ["misinformation", "misinformation/elections"],
     "illicit": ["illicit", "illicit/violent"],
 }
-SOCIAL_SOURCES = {"davidson", "mlma_en", "mlma_fr", "mlma_ar", "hatecheck_en", "mhc_fr"}
-HEAD_OF = {
-    "sexual": "sexual",
-    "sexual_minors": "sexual_minors",
-    "harassment": "harassment",
-    "hate": "hate",
-    "violence": "violence",
-    "violence_graphic": "violence_graphic",
-    "self_harm": "self_harm",
-    "real_person": "real_person",
-    "misinformation": "misinformation",
-    "illicit": "illicit",
-}
+SOCIAL_SOURCES = {"davidson", "mlma_en", "mlma_fr", "hatecheck_en", "mhc_fr", "toxigen"}
+MIN_POSITIVES = 5
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a 1,500-row sample, under a minute")
-    args = parser.parse_args()
-    examples = [e for e in load_split("test") if e.lang in ("en", "fr")]
-    if args.quick:
-        examples = examples[:: max(1, len(examples) // 1500)]
-    engine = get_engine()
-    started = time.time()
-    decisions, heads = [], []
-    batch = 64
-    prompt = CheckContext(age_group="adult", purpose="generation")
-    comment = CheckContext(age_group="adult", purpose="comment")
-    order = sorted(range(len(examples)), key=lambda i: examples[i].source in SOCIAL_SOURCES)
-    examples = [examples[i] for i in order]
-    for start in range(0, len(examples), batch):
-        chunk = examples[start : start + batch]
-        for social in (False, True):
-            part = [e for e in chunk if (e.source in SOCIAL_SOURCES) == social]
-            if part:
-                context = comment if social else prompt
-                decisions.extend(engine.check_many([e.text for e in part], context))
-        heads.extend(engine.classifier.predict([clean(e.text) for e in chunk]))
-    elapsed = time.time() - started
-    print(f"machine: {describe()}")
-    print(f"pack {engine.pack.ref}, model {engine.classifier.version}")
-    print(f"test split: {len(examples)} rows (en+fr), scored in {elapsed:.0f}s")
-    print()
-    print(
-        f"{'lang':4} {'label':17} {'pos':>5} {'neg':>6} {'precision':>9} {'recall':>7} "
-        f"{'system AUPRC':>12} {'model AUPRC':>11}"
-    )
-    summary: dict[str, list[float]] = defaultdict(list)
+def _decide(engine: PolicyEngine, examples: list[Example], age_group: str = "adult"):  # type: ignore[no-untyped-def]
+    """Decisions in input order; social posts as comments, the rest as generation prompts."""
+    out: list = [None] * len(examples)
+    for social in (False, True):
+        idx = [i for i, e in enumerate(examples) if (e.source in SOCIAL_SOURCES) == social]
+        context = CheckContext(age_group=age_group, purpose="comment" if social else "generation")  # type: ignore[arg-type]
+        for start in range(0, len(idx), 64):
+            part = idx[start : start + 64]
+            texts = [examples[i].text for i in part]
+            for i, d in zip(part, engine.check_many(texts, context), strict=True):
+                out[i] = d
+    return out
+
+
+def label_table(examples: list[Example], decisions, model_scores) -> list[dict]:  # type: ignore[no-untyped-def]
+    """Per language and label: positives, precision/recall at review, system and model AUPRC."""
+    rows = []
     for lang in ("en", "fr"):
-        rows = [i for i, e in enumerate(examples) if e.lang == lang]
+        idx = [i for i, e in enumerate(examples) if e.lang == lang]
         for label, categories in LABEL_CATEGORIES.items():
-            y = np.array([label in examples[i].heads for i in rows], dtype=int)
-            positives = int(y.sum())
-            if positives == 0:
+            y = np.array([label in examples[i].heads for i in idx], dtype=int)
+            if y.sum() < MIN_POSITIVES or (len(y) - y.sum()) < MIN_POSITIVES:
                 continue
             flagged = np.array(
-                [
-                    any(decisions[i].categories[c].action != "allow" for c in categories)
-                    for i in rows
-                ]
+                [any(decisions[i].categories[c].action != "allow" for c in categories) for i in idx]
             )
-            system_score = np.array(
-                [max(decisions[i].categories[c].score for c in categories) for i in rows]
+            system = np.array(
+                [max(decisions[i].categories[c].score for c in categories) for i in idx]
             )
-            model_score = np.array([heads[i][HEAD_OF[label]] for i in rows])
+            model = np.array([model_scores[i][label] for i in idx])
             tp = int((flagged & (y == 1)).sum())
-            precision = tp / max(1, int(flagged.sum()))
-            recall = tp / positives
-            system_ap = average_precision_score(y, system_score)
-            model_ap = average_precision_score(y, model_score)
-            summary[lang].append(system_ap)
-            print(
-                f"{lang:4} {label:17} {positives:5d} {len(y) - positives:6d} {precision:9.3f} "
-                f"{recall:7.3f} {system_ap:12.3f} {model_ap:11.3f}"
+            rows.append(
+                {
+                    "lang": lang,
+                    "label": label,
+                    "positives": int(y.sum()),
+                    "negatives": int(len(y) - y.sum()),
+                    "precision": tp / max(1, int(flagged.sum())),
+                    "recall": tp / int(y.sum()),
+                    "system_auprc": float(average_precision_score(y, system)),
+                    "model_auprc": float(average_precision_score(y, model)),
+                }
             )
+    return rows
+
+
+def print_table(rows: list[dict], title: str, source: bool = False) -> dict[str, float]:
+    print(title)
+    head = f"{'source':24} " if source else ""
+    print(
+        f"{head}{'lang':4} {'label':17} {'pos':>5} {'neg':>6} {'prec':>5} {'recall':>6} "
+        f"{'system AUPRC':>12} {'model AUPRC':>11}"
+    )
+    for r in rows:
+        lead = f"{r.get('source', ''):24} " if source else ""
+        print(
+            f"{lead}{r['lang']:4} {r['label']:17} {r['positives']:5d} {r['negatives']:6d} "
+            f"{r['precision']:5.2f} {r['recall']:6.2f} {r['system_auprc']:12.3f} "
+            f"{r['model_auprc']:11.3f}"
+        )
+    means = {}
+    for lang in ("en", "fr"):
+        for kind in ("system", "model"):
+            values = [r[f"{kind}_auprc"] for r in rows if r["lang"] == lang]
+            if values:
+                means[f"{lang} {kind}"] = float(np.mean(values))
+    print("mean AUPRC: " + ", ".join(f"{k} {v:.3f}" for k, v in means.items()))
     print()
-    rates = {}
+    return means
+
+
+def random_split(engine: PolicyEngine, quick: bool) -> dict[str, float]:
+    examples = [e for e in iter_examples() if e.split == "test"]
+    if quick:
+        examples = examples[:: max(1, len(examples) // 1500)]
+    started = time.time()
+    decisions = _decide(engine, examples)
+    model_scores = engine.classifier.predict([clean(e.text) for e in examples])
+    print(
+        f"random split: {len(examples)} test rows (en+fr), scored in {time.time() - started:.0f}s"
+    )
+    means = print_table(label_table(examples, decisions, model_scores), "")
     for name, social in (("generation prompts", False), ("social posts", True)):
         benign = [
             i
             for i, e in enumerate(examples)
             if not e.heads and (e.source in SOCIAL_SOURCES) == social
         ]
-        false_flags = sum(decisions[i].action != "allow" for i in benign)
-        rates[name] = false_flags / max(1, len(benign))
-        print(
-            f"benign {name} flagged (review or block): {false_flags}/{len(benign)} "
-            f"({rates[name]:.1%})"
-        )
-    means = {lang: float(np.mean(v)) for lang, v in summary.items()}
+        flagged = sum(decisions[i].action != "allow" for i in benign)
+        print(f"benign {name} flagged (review or block): {flagged}/{len(benign)}")
+    print()
+    return means
+
+
+def _loso_engine(base: PolicyEngine, held_out: str, examples: list[Example]) -> PolicyEngine:
+    """An engine whose model was fine-tuned without `held_out` (reduced recipe, see above)."""
+    from safety.policy.classifier import platt
+    from safety.policy.language import detect_language
+    from safety.policy.train import calibrate, fine_tune, torch_logits
+
+    rng = np.random.default_rng(15)
+    pool = [e for e in examples if e.folder != held_out and e.split == "train"]
+    rare = [e for e in pool if e.heads & RARE or e.folder in ("synthetic_policy", "written_train")]
+    rest = [
+        e for e in pool if not (e.heads & RARE or e.folder in ("synthetic_policy", "written_train"))
+    ]
+    take = max(0, LOSO_MAX_TRAIN - len(rare))
+    train = rare + [rest[i] for i in rng.choice(len(rest), min(take, len(rest)), replace=False)]
+    model = fine_tune(train, epochs=1, log=lambda line: print(f"  [{held_out}] {line}", flush=True))
+    calib = [e for e in examples if e.folder != held_out and e.split == "calibration"]
+    params = calibrate(torch_logits(model, [e.text for e in calib]), calib)
+
+    def predict(texts: list[str]) -> list[dict[str, float]]:
+        logits = torch_logits(model, texts)
+        out = []
+        for row, text in zip(logits, texts, strict=True):
+            lang = detect_language(text)
+            probs = {}
+            for i, head in enumerate(HEADS):
+                a, b = params[head].get(lang, params[head]["all"])
+                probs[head] = float(platt(row[i], a, b))
+            out.append(probs)
+        return out
+
+    return PolicyEngine(base.store, base.classifier, predict=predict)
+
+
+def loso(engine: PolicyEngine, folds: list[str]) -> None:
+    examples = list(iter_examples())
+    results = json.loads(LOSO_FILE.read_text()) if LOSO_FILE.is_file() else {}
+    for folder in folds:
+        started = time.time()
+        fold_engine = _loso_engine(engine, folder, examples)
+        held = [e for e in examples if e.folder == folder]
+        if len(held) > LOSO_MAX_SCORED:
+            pick = np.random.default_rng(15).choice(len(held), LOSO_MAX_SCORED, replace=False)
+            held = [held[i] for i in sorted(pick)]
+        decisions = _decide(fold_engine, held)
+        scores = fold_engine.predict([clean(e.text) for e in held])
+        rows = label_table(held, decisions, scores)
+        benign = [i for i, e in enumerate(held) if not e.heads]
+        results[folder] = {
+            "rows": [{**r, "source": folder} for r in rows],
+            "held_out_rows": len(held),
+            "benign": len(benign),
+            "benign_flagged": sum(decisions[i].action != "allow" for i in benign),
+            "seconds": round(time.time() - started),
+        }
+        LOSO_FILE.parent.mkdir(parents=True, exist_ok=True)
+        LOSO_FILE.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+        print(f"  [{folder}] done in {time.time() - started:.0f}s", flush=True)
+
+
+def print_loso() -> None:
+    if not LOSO_FILE.is_file():
+        print("leave-one-source-out: not run yet (--loso)\n")
+        return
+    results = json.loads(LOSO_FILE.read_text())
+    rows = [r for folder in LOSO_FOLDS if folder in results for r in results[folder]["rows"]]
+    print_table(rows, f"leave-one-source-out (from {LOSO_FILE.relative_to(ROOT)}):", source=True)
+    for folder in LOSO_FOLDS:
+        if folder in results and results[folder]["benign"]:
+            r = results[folder]
+            print(f"  {folder}: benign rows flagged {r['benign_flagged']}/{r['benign']}")
+    print()
+
+
+def written_eval(engine: PolicyEngine, files: tuple[Path, ...]) -> dict[str, float]:
+    rows = [json.loads(line) for path in files for line in path.read_text().splitlines()]
+    out: dict[str, float] = {}
+    names = " + ".join(p.name for p in files)
+    print(f"written evaluation ({names}, {len(rows)} prompts, as generation prompts):")
+    columns = ("harmful allowed", "benign blocked", "benign reviewed")
+    print(f"{'lang':4} {'age':6} " + " ".join(f"{c:>16}" for c in columns))
+    by_disguise: dict[tuple[str, str], list[bool]] = defaultdict(list)
+    by_category: dict[str, list[bool]] = defaultdict(list)
+    for lang in ("en", "fr", "all"):
+        mine = [r for r in rows if lang == "all" or r["lang"] == lang]
+        for age in ("adult", "teen"):
+            decisions = engine.check_many(
+                [r["text"] for r in mine],
+                CheckContext(age_group=age),  # type: ignore[arg-type]
+            )
+            harmful = [d for r, d in zip(mine, decisions, strict=True) if r["harmful"]]
+            benign = [d for r, d in zip(mine, decisions, strict=True) if not r["harmful"]]
+            allowed = sum(d.action == "allow" for d in harmful) / len(harmful)
+            blocked = sum(d.action == "block" for d in benign) / len(benign)
+            reviewed = sum(d.action == "review" for d in benign) / len(benign)
+            out[f"{lang} {age} harmful allowed"] = allowed
+            out[f"{lang} {age} benign blocked"] = blocked
+            out[f"{lang} {age} benign reviewed"] = reviewed
+            print(
+                f"{lang:4} {age:6} {allowed:16.1%} {blocked:16.1%} {reviewed:16.1%}"
+                f"   ({len(harmful)} harmful, {len(benign)} benign)"
+            )
+            if lang == "all" and age == "adult":
+                for r, d in zip(mine, decisions, strict=True):
+                    if r["harmful"]:
+                        by_disguise[(r["disguise"], r["lang"])].append(d.action == "allow")
+                        by_category[r["category"]].append(d.action == "allow")
     print(
-        "headline: mean system AUPRC "
-        + ", ".join(f"{lang} {value:.3f}" for lang, value in means.items())
-        + f"; benign prompts flagged {rates['generation prompts']:.1%}"
+        "harmful allowed for adults, by disguise: "
+        + ", ".join(
+            f"{k[0]} {k[1]} {np.mean(v):.0%} (n={len(v)})" for k, v in sorted(by_disguise.items())
+        )
+    )
+    print(
+        "harmful allowed for adults, by category: "
+        + ", ".join(f"{k} {np.mean(v):.0%} (n={len(v)})" for k, v in sorted(by_category.items()))
+    )
+    print()
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a 1,500-row sample, about a minute")
+    parser.add_argument("--loso", action="store_true", help="(re)run leave-one-source-out")
+    parser.add_argument("--loso-folds", default=",".join(LOSO_FOLDS))
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads for --loso training")
+    args = parser.parse_args()
+    engine = get_engine()
+    print(f"machine: {describe()}")
+    print(f"pack {engine.pack.ref}, model {engine.classifier.version}\n")
+    if args.loso:
+        import torch
+
+        torch.set_num_threads(args.threads)
+        loso(engine, [f for f in args.loso_folds.split(",") if f])
+    means = random_split(engine, args.quick)
+    print_loso()
+    for path in EVAL_FILES:
+        written_eval(engine, (path,))
+    written = written_eval(engine, EVAL_FILES)
+    print(
+        "headline: random-split mean system AUPRC "
+        + ", ".join(f"{k.split()[0]} {v:.3f}" for k, v in means.items() if k.endswith("system"))
+        + f"; written eval, adults: harmful allowed {written['all adult harmful allowed']:.0%}, "
+        f"benign blocked {written['all adult benign blocked']:.1%}, reviewed "
+        f"{written['all adult benign reviewed']:.1%}; benign reviewed under teen thresholds "
+        f"en {written['en teen benign reviewed']:.1%} / fr {written['fr teen benign reviewed']:.1%}"
     )
     return 0
 

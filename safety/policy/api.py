@@ -25,7 +25,7 @@ from cameoguard.errors import ApiError, Refusal
 from safety.policy import service
 from safety.policy.engine import CheckContext, Decision
 from safety.policy.normalize import MAX_TEXT_CHARS, InvalidText
-from safety.policy.pack import CATEGORIES, PackError
+from safety.policy.pack import CATEGORIES, PackError, SupportResource
 
 log = logging.getLogger("cameoguard.policy")
 router = APIRouter(tags=["policy"])
@@ -74,11 +74,22 @@ class ModerationRequest(BaseModel):
         return value
 
 
+class SupportOut(BaseModel):
+    """Help the platform can show beside the decision (self-harm), in the text's language."""
+
+    locale: str
+    message: str
+    resources: list[SupportResource]
+
+
 class ModerationResult(BaseModel):
     flagged: bool
     categories: dict[str, bool]
     category_scores: dict[str, float]
     category_applied_input_types: dict[str, list[str]]
+    support: SupportOut | None = Field(
+        None, description="Not in OpenAI's shape: support resources when self-harm is flagged"
+    )
 
 
 class ModerationResponse(BaseModel):
@@ -133,6 +144,8 @@ class PromptCheckResponse(BaseModel):
     model: str
     language: str
     obfuscated: bool
+    framed: bool = False
+    support: SupportOut | None = None
 
 
 class PolicyInfo(BaseModel):
@@ -196,6 +209,7 @@ async def moderations(
                 categories={c: d.categories[c].action != "allow" for c in CATEGORIES},
                 category_scores={c: d.categories[c].score for c in CATEGORIES},
                 category_applied_input_types={c: ["text"] for c in CATEGORIES},
+                support=d.support,
             )
             for d in decisions
         ],

@@ -1,100 +1,100 @@
-"""The text classifier: one calibrated linear head per harm over `features.build_features`.
+"""The text classifier: the fine-tuned policy model (`safety.models.text_policy_model`) with one
+Platt-calibrated probability per head, calibrated per language where the data allowed.
 
-The heads are trained by `python -m safety.policy.train` from the public labelled data and saved
-in `safety/policy/model/text_heads.npz` (weights) beside `text_heads.json` (how they were made).
-Scores are Platt-calibrated probabilities.
+`python -m safety.policy.train` writes the int8 ONNX graph and `text_model.json` (its SHA-256,
+training recipe, data digest and calibration) into `safety/policy/model/`. A graph that does not
+match its recorded SHA-256, or a missing file, is a ModelUnavailable (checks fail closed).
+Scores are a function of the text alone: the model runs every text by itself.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from safety.models.text_embedder import MODEL_LAYERS, ModelUnavailable, TextEmbedder
-from safety.policy.features import NGRAM_FEATURES, linear_scores
+from safety.models.text_embedder import ModelUnavailable
+from safety.models.text_policy_model import PolicyTextModel
+from safety.policy.language import detect_language
 
-HEADS_FILE = Path(__file__).resolve().parent / "model" / "text_heads.npz"
+MODEL_DIR = Path(__file__).resolve().parent / "model"
+META_FILE = "text_model.json"
 
 
-@dataclass(frozen=True)
-class Heads:
-    names: tuple[str, ...]
-    weights: np.ndarray  # (features, heads)
-    bias: np.ndarray  # (heads,)
-    platt_a: np.ndarray
-    platt_b: np.ndarray
-    meta: dict[str, Any]
+class ModelMeta:
+    """What `text_model.json` records about the committed model."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
 
     @property
     def version(self) -> str:
-        return str(self.meta.get("version", "unknown"))
+        return str(self.data.get("version", "unknown"))
 
-    def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(
-            path,
-            names=np.array(self.names),
-            weights=self.weights.astype(np.float16),
-            bias=self.bias.astype(np.float32),
-            platt_a=self.platt_a.astype(np.float32),
-            platt_b=self.platt_b.astype(np.float32),
-        )
-        path.with_suffix(".json").write_text(json.dumps(self.meta, indent=2, sort_keys=True) + "\n")
+    @property
+    def heads(self) -> tuple[str, ...]:
+        return tuple(self.data["heads"])
+
+    def save(self, directory: Path) -> None:
+        text = json.dumps(self.data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        (directory / META_FILE).write_text(text)
 
     @classmethod
-    def load(cls, path: Path = HEADS_FILE) -> Heads:
-        if not path.is_file():
-            raise ModelUnavailable(f"classifier heads not found at {path}")
+    def load(cls, directory: Path = MODEL_DIR) -> ModelMeta:
+        path = directory / META_FILE
         try:
-            with np.load(path, allow_pickle=False) as data:
-                heads = cls(
-                    names=tuple(str(n) for n in data["names"]),
-                    weights=data["weights"].astype(np.float32),
-                    bias=data["bias"],
-                    platt_a=data["platt_a"],
-                    platt_b=data["platt_b"],
-                    meta=json.loads(path.with_suffix(".json").read_text()),
-                )
-        except (OSError, ValueError, KeyError) as exc:
-            raise ModelUnavailable(f"classifier heads at {path} are unreadable: {exc}") from exc
-        if heads.weights.shape[0] != 384 + NGRAM_FEATURES:
-            raise ModelUnavailable(f"heads expect {heads.weights.shape[0]} features")
-        return heads
+            return cls(json.loads(path.read_text()))
+        except (OSError, ValueError) as exc:
+            raise ModelUnavailable(f"text model record {path} is unreadable: {exc}") from exc
 
 
-def platt(decision: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-(decision * a + b)))
+def platt(logit: np.ndarray, a: float, b: float) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-(logit * a + b)))
 
 
 class TextClassifier:
     """Calibrated probabilities per head for a batch of normalised texts."""
 
-    def __init__(self, embedder: TextEmbedder, heads: Heads) -> None:
-        self.embedder = embedder
-        self.heads = heads
+    def __init__(self, model: PolicyTextModel, meta: ModelMeta) -> None:
+        self.model = model
+        self.meta = meta
+        heads = meta.heads
+        calibration = meta.data["calibration"]
+        # (a, b) per language per head; a language without its own falls back to "all".
+        self._platt = {
+            lang: (
+                np.array([calibration[h].get(lang, calibration[h]["all"])[0] for h in heads]),
+                np.array([calibration[h].get(lang, calibration[h]["all"])[1] for h in heads]),
+            )
+            for lang in ("en", "fr", "all")
+        }
 
     @classmethod
-    def load(cls, threads: int | None = None) -> TextClassifier:
-        heads = Heads.load()
-        precision = heads.meta.get("embedding_precision", "fp32")
-        layers = int(heads.meta.get("embedding_layers", MODEL_LAYERS))
-        return cls(TextEmbedder(threads=threads, precision=precision, layers=layers), heads)
+    def load(cls, threads: int | None = None, directory: Path = MODEL_DIR) -> TextClassifier:
+        meta = ModelMeta.load(directory)
+        model = PolicyTextModel(directory / meta.data["onnx"], threads, meta.data.get("sha256"))
+        return cls(model, meta)
 
     @property
     def version(self) -> str:
-        return self.heads.version
+        return self.meta.version
+
+    @property
+    def heads(self) -> tuple[str, ...]:
+        return self.meta.heads
+
+    def calibrated(self, logits: np.ndarray, texts: list[str]) -> np.ndarray:
+        out = np.empty_like(logits, dtype=np.float64)
+        for row, text in enumerate(texts):
+            lang = detect_language(text)
+            a, b = self._platt[lang if lang in ("en", "fr") else "all"]
+            out[row] = platt(logits[row], a, b)
+        return out
 
     def predict(self, texts: list[str]) -> list[dict[str, float]]:
         if not texts:
             return []
-        decision = linear_scores(
-            self.embedder.encode(texts), texts, self.heads.weights, self.heads.bias
-        )
-        probs = platt(decision, self.heads.platt_a, self.heads.platt_b)
-        return [
-            {name: float(p) for name, p in zip(self.heads.names, row, strict=True)} for row in probs
-        ]
+        probs = self.calibrated(self.model.logits(texts), texts)
+        return [{name: float(p) for name, p in zip(self.heads, row, strict=True)} for row in probs]

@@ -139,13 +139,18 @@ def validate(path: Path = typer.Argument(None, help="Pack file (default: the act
 @policy_app.command("train")
 def train_cmd(
     datasets: Path = typer.Option(None, help="Folder of the labelled datasets"),
-    layers: int = typer.Option(
-        None, help="Transformer layers of the text model to keep, 1-6 (default: the shipped depth)"
-    ),
+    epochs: int = typer.Option(None, help="Fine-tuning epochs (default: the shipped recipe's)"),
+    layers: int = typer.Option(None, help="Transformer layers to keep, 1-6 (default: 4)"),
 ) -> None:
-    """Retrain the classifier heads from the public datasets (a few minutes on 2 cores)."""
-    from safety.models.text_embedder import LAYERS
-    from safety.policy.train import DATASETS_DIR, main
+    """Fine-tune the text policy model from the datasets (about 25 minutes on 2 free cores)."""
+    from safety.policy.train import DATASETS_DIR, EPOCHS, LAYERS, main
 
-    argv = ["--datasets", str(datasets or DATASETS_DIR), "--layers", str(layers or LAYERS)]
+    argv = [
+        "--datasets",
+        str(datasets or DATASETS_DIR),
+        "--epochs",
+        str(epochs or EPOCHS),
+        "--layers",
+        str(layers or LAYERS),
+    ]
     raise typer.Exit(main(argv))

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from safety.policy.batcher import MicroBatcher
 from safety.policy.classifier import TextClassifier
+from safety.policy.framing import strip_framing
 from safety.policy.language import detect_language
 from safety.policy.normalize import NormalizedText, normalize
 from safety.policy.pack import (
@@ -53,6 +54,8 @@ HEAD_MAP: dict[str, Callable[[dict[str, float]], float]] = {
     "violence": lambda h: h["violence"],
     "violence/graphic": lambda h: h["violence_graphic"],
     "real_person": lambda h: h["real_person"],
+    "misinformation": lambda h: h["misinformation"],
+    # Counted fully only next to an election term (the pack's gate).
     "misinformation/elections": lambda h: h["misinformation"],
     "impersonation": lambda h: 0.0,
 }
@@ -101,6 +104,11 @@ class Decision:
     model: str
     language: str
     obfuscated: bool
+    # A fictional or excusing frame ("for a movie", "role-play", "it's fine because") was found;
+    # the text was also scored without it, and the higher score kept.
+    framed: bool = False
+    # Help the platform can show (self-harm): {"locale", "message", "resources": [...]}, or None.
+    support: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON (written out: `dataclasses.asdict` deep-copies every value and
@@ -116,6 +124,8 @@ class Decision:
             "model": self.model,
             "language": self.language,
             "obfuscated": self.obfuscated,
+            "framed": self.framed,
+            "support": self.support,
         }
 
 
@@ -139,7 +149,8 @@ def _cap(action: str, policy: CategoryPolicy) -> str:
 class _Prepared:
     normalized: list[NormalizedText]
     inputs: list[str]
-    index: list[tuple[int, int | None]]
+    index: list[tuple[int, ...]]  # the inputs scored for each text (the highest score is kept)
+    framed: list[bool]
 
 
 MODEL_TIMEOUT_S = 30.0  # a model call that takes longer is an error (fail closed), not a wait
@@ -198,18 +209,22 @@ class PolicyEngine:
 
     def _prepare(self, texts: list[str]) -> _Prepared:
         normalized = [normalize(t) for t in texts]  # raises InvalidText on bad input
-        # The classifier reads the cleaned text, and the deobfuscated form when they differ.
+        # The classifier reads the cleaned text, the deobfuscated form when they differ, and the
+        # text without a fictional or excusing frame when it has one: a frame never lowers a score.
         inputs: list[str] = []
-        index: list[tuple[int, int | None]] = []
+        index: list[tuple[int, ...]] = []
+        framed: list[bool] = []
         for n in normalized:
-            first = len(inputs)
-            inputs.append(n.base or " ")
-            second = None
+            forms = [n.base or " "]
             if n.obfuscated:
-                second = len(inputs)
-                inputs.append(n.folded)
-            index.append((first, second))
-        return _Prepared(normalized, inputs, index)
+                forms.append(n.folded)
+            unframed = strip_framing(n.base)
+            if unframed is not None:
+                forms.append(unframed)
+            index.append(tuple(range(len(inputs), len(inputs) + len(forms))))
+            inputs.extend(forms)
+            framed.append(unframed is not None)
+        return _Prepared(normalized, inputs, index, framed)
 
     def _finish(
         self, prepared: _Prepared, predictions: list[dict[str, float]], context: CheckContext
@@ -217,11 +232,15 @@ class PolicyEngine:
         with self._lock:
             rules, pack = self._rules, self.store.pack
         decisions = []
-        for n, (first, second) in zip(prepared.normalized, prepared.index, strict=True):
-            heads = predictions[first]
-            if second is not None:
-                heads = {k: max(v, predictions[second][k]) for k, v in heads.items()}
-            decisions.append(self._decide(n, heads, rules, pack, context))
+        for n, forms, framed in zip(
+            prepared.normalized, prepared.index, prepared.framed, strict=True
+        ):
+            heads = dict(predictions[forms[0]])
+            for other in forms[1:]:
+                heads = {k: max(v, predictions[other][k]) for k, v in heads.items()}
+            decision = self._decide(n, heads, rules, pack, context)
+            decision.framed = framed
+            decisions.append(decision)
         return decisions
 
     def _decide(
@@ -245,6 +264,11 @@ class PolicyEngine:
             gate = gates.get(name)
             if gate is not None and gate.group not in groups:
                 model_score *= gate.otherwise
+            for damper in pack.dampers:
+                if damper.category != name:
+                    continue
+                if damper.when in groups and damper.unless not in groups:
+                    model_score *= damper.factor
             thresholds, threshold_set = _strictest(policy, context)
             category_hits = by_category.get(name, [])
             applies = context.purpose in policy.applies_to
@@ -291,6 +315,7 @@ class PolicyEngine:
                 if ACTION_RANK[escalation.action] > ACTION_RANK[action]:
                     action = escalation.action
         flagged = [name for name, result in categories.items() if result.action != "allow"]
+        language = context.language or detect_language(text.base)
         return Decision(
             action=action,
             flagged=flagged,
@@ -308,9 +333,31 @@ class PolicyEngine:
             reasons=reasons,
             pack=pack.ref,
             model=self.classifier.version,
-            language=context.language or detect_language(text.base),
+            language=language,
             obfuscated=text.obfuscated,
+            support=_support(pack, categories, language),
         )
+
+
+def _support(
+    pack: PolicyPack, categories: dict[str, CategoryResult], language: str
+) -> dict[str, Any] | None:
+    """The pack's support resources in the text's language, when a category that calls for
+    them (self-harm) is not allowed, or reached its review threshold where it does not apply."""
+    support = pack.support_resources
+    if support is None:
+        return None
+    if not any(
+        categories[c].action != "allow" or categories[c].score >= categories[c].thresholds["review"]
+        for c in support.categories
+    ):
+        return None
+    locale = language if language in support.locales else support.default_locale
+    return {
+        "locale": locale,
+        "message": support.message[locale].strip(),
+        "resources": [r.model_dump(exclude_none=True) for r in support.locales[locale]],
+    }
 
 
 _engine: PolicyEngine | None = None

@@ -37,7 +37,9 @@ OPENAI_CATEGORIES = (
     "violence",
     "violence/graphic",
 )
-VIDEO_CATEGORIES = ("real_person", "misinformation/elections", "impersonation")
+# `misinformation` is general (fabricated news, disasters, hoaxes); `misinformation/elections` is
+# its stricter sub-category (false voting procedures, fabricated fraud, fake results).
+VIDEO_CATEGORIES = ("real_person", "misinformation", "misinformation/elections", "impersonation")
 CATEGORIES = OPENAI_CATEGORIES + VIDEO_CATEGORIES
 
 Action = Literal["allow", "review", "block"]
@@ -123,6 +125,47 @@ class Gate(_Strict):
     otherwise: float = Field(ge=0.0, le=1.0, description="Factor applied when the group is absent")
 
 
+class Damper(_Strict):
+    """A category whose classifier score is multiplied by `factor` when the `when` term group is
+    present and the `unless` group is not (a known confusion of the model, e.g. school words
+    read as sexual when nothing sexual is said). Rules are not affected."""
+
+    category: str
+    when: str
+    unless: str
+    factor: float = Field(ge=0.0, le=1.0)
+
+
+class SupportResource(_Strict):
+    """A helpline or service the platform can show next to a decision."""
+
+    name: str
+    contact: str
+    url: str | None = None
+    hours: str | None = None
+
+
+class SupportResources(_Strict):
+    """Help shown beside a decision when one of `categories` is not allowed (self-harm): a
+    message and resources per locale. Operators replace them with their own (their country's
+    lines, their own support flow)."""
+
+    note: str = ""
+    categories: list[str] = Field(min_length=1)
+    default_locale: str
+    message: dict[str, str]
+    locales: dict[str, list[SupportResource]]
+
+    @model_validator(mode="after")
+    def _complete(self) -> SupportResources:
+        if self.default_locale not in self.locales:
+            raise ValueError(f"default locale {self.default_locale!r} has no resources")
+        missing = set(self.locales) - set(self.message)
+        if missing:
+            raise ValueError(f"support locales without a message: {sorted(missing)}")
+        return self
+
+
 class PolicyPack(_Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     version: str = Field(pattern=r"^[0-9A-Za-z.+-]+$")
@@ -133,6 +176,8 @@ class PolicyPack(_Strict):
     rules: list[Rule]
     escalations: list[Escalation] = Field(default_factory=list)
     gates: list[Gate] = Field(default_factory=list)
+    dampers: list[Damper] = Field(default_factory=list)
+    support_resources: SupportResources | None = None
     restriction_threshold: float = Field(
         0.45, ge=0, le=1, description="Similarity at which a prompt breaks a cameo restriction"
     )
@@ -162,6 +207,16 @@ class PolicyPack(_Strict):
         for gate in self.gates:
             if gate.category not in self.categories or gate.group not in self.term_groups:
                 raise ValueError(f"gate on {gate.category}: unknown category or term group")
+        for damper in self.dampers:
+            if damper.category not in self.categories or not {
+                damper.when,
+                damper.unless,
+            } <= set(self.term_groups):
+                raise ValueError(f"damper on {damper.category}: unknown category or term group")
+        if self.support_resources is not None:
+            for category in self.support_resources.categories:
+                if category not in self.categories:
+                    raise ValueError(f"support_resources: unknown category {category!r}")
         for name, terms in self.term_groups.items():
             if not terms or any(not t.strip() for t in terms):
                 raise ValueError(f"term group {name!r} is empty or has an empty term")

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -26,13 +27,13 @@ def _broken(tmp_path: Path, old: str, new: str) -> Path:
 def test_bad_threshold_is_refused_with_its_line(tmp_path: Path) -> None:
     path = _broken(
         tmp_path,
-        "thresholds: {review: 0.45, block: 0.85}",
-        "thresholds: {review: 0.9, block: 0.85}",
+        "thresholds: {review: 0.45, block: 0.95}",
+        "thresholds: {review: 0.99, block: 0.95}",
     )
     with pytest.raises(PackError) as info:
         load_pack(path)
     expected_line = next(
-        i for i, line in enumerate(path.read_text().splitlines(), 1) if "review: 0.9" in line
+        i for i, line in enumerate(path.read_text().splitlines(), 1) if "review: 0.99" in line
     )
     assert info.value.line == expected_line
     assert "above block" in info.value.reason
@@ -76,6 +77,20 @@ def test_store_keeps_the_last_good_pack(tmp_path: Path) -> None:
         store.reload()
     assert store.pack is good
     assert store.last_error is not None
-    path.write_text(default_pack_path().read_text().replace('version: "2026.11.1"', 'version: "9"'))
+    text = default_pack_path().read_text()
+    path.write_text(re.sub(r'(?m)^version: ".*"$', 'version: "9"', text, count=1))
     assert store.reload().version == "9"
     assert store.last_error is None
+
+
+def test_support_resources_need_known_categories_and_a_default_locale(tmp_path: Path) -> None:
+    path = _broken(
+        tmp_path,
+        "categories: [self-harm, self-harm/intent, self-harm/instructions]",
+        "categories: [self-harm, nope]",
+    )
+    with pytest.raises(PackError, match="support_resources: unknown category 'nope'"):
+        load_pack(path)
+    path = _broken(tmp_path, "default_locale: en", "default_locale: de")
+    with pytest.raises(PackError, match="default locale"):
+        load_pack(path)
