@@ -48,6 +48,7 @@ class WhoAmI(BaseModel):
     name: str
     scopes: list[str]
     roles: list[str]
+    tenant: str | None
 
 
 def services() -> Services:
@@ -104,6 +105,7 @@ def create_app() -> FastAPI:
             name=principal.name,
             scopes=sorted(principal.scopes),
             roles=sorted(principal.roles),
+            tenant=principal.tenant,
         )
 
     return app

@@ -101,11 +101,16 @@ def keys_create(
     role: list[str] = typer.Option(
         [], "--role", help=f"Reviewer roles, repeatable: {', '.join(sorted(KNOWN_ROLES))}"
     ),
+    tenant: str = typer.Option(
+        None, "--tenant", help="Bind a platform key to one tenant (it sees that tenant's data only)"
+    ),
 ) -> None:
     """Create an API key and print it once (only its hash is stored)."""
     try:
         with session_scope() as session:
-            new = create_key(session, name=name, scopes=scope, roles=role, created_by=CLI_ACTOR)
+            new = create_key(
+                session, name=name, scopes=scope, roles=role, tenant=tenant, created_by=CLI_ACTOR
+            )
     except ValueError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc

@@ -59,6 +59,7 @@ class ContentPublished(Message):
     cameo_ids: list[str] = Field(default_factory=list)
     provenance: ProvenanceSummary = Field(default_factory=ProvenanceSummary)
     published_at: datetime
+    tenant: str = Field(default="", max_length=64, description="The platform tenant's item")
 
 
 class ContentScores(Message):
@@ -83,6 +84,7 @@ class ContentDecision(Message):
     # item's review decisions; `case_id` names the case).
     source: Literal["aggregator", "review"] = "aggregator"
     case_id: str | None = None
+    tenant: str = Field(default="", max_length=64, description="The platform tenant's item")
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,7 @@ class FeedItemRequest:
     audience_age_group: str = "all"
     cameo_ids: list[str] = field(default_factory=list)
     provenance: dict[str, Any] = field(default_factory=dict)
+    tenant: str = ""
 
 
 SCHEMAS: dict[str, type[Message]] = {

@@ -30,7 +30,7 @@ from cameoguard.contracts import (
 from cameoguard.db import session_scope
 from cameoguard.events import emit
 from consumers.feed_policy import FeedPolicy, decide, signals_of
-from consumers.items import apply_action, review_snapshot
+from consumers.items import apply_action, review_snapshot, tenant_of
 from consumers.tables import FeedDecision, FeedItem, FeedScore
 from safety.review.cases import CaseRequest, open_case
 from safety.review.routing import review_policy
@@ -116,6 +116,7 @@ def aggregate(policy: FeedPolicy, item_id: str) -> FeedDecision | None:
             action=verdict.action,  # type: ignore[arg-type]
             priority=verdict.priority,
             reasons=verdict.reasons,
+            tenant=tenant_of(session, item_id),
         )
         emit(session, CONTENT_DECISIONS, item_id, event.model_dump(mode="json"))
         _act(
@@ -178,6 +179,7 @@ def apply_revocation(policy: FeedPolicy, event: ConsentRevoked) -> list[FeedDeci
                 action=action,  # type: ignore[arg-type]
                 priority=row.priority,
                 reasons=[reason],
+                tenant=tenant_of(session, item_id),
             )
             emit(session, CONTENT_DECISIONS, item_id, event_out.model_dump(mode="json"))
             _act(session, item_id, action, "revocation", [reason], row.priority, ["deepfake"])

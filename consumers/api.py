@@ -121,6 +121,7 @@ def publish_item(body: PublishRequest, principal: Principal = Depends(platform))
         audience_age_group=body.audience_age_group,
         cameo_ids=body.cameo_ids,
         provenance=body.provenance,
+        tenant=principal.data_tenant or "",
     )
     with short_session(write=True) as session:
         item = publish(session, new, actor=principal.actor)
@@ -128,9 +129,11 @@ def publish_item(body: PublishRequest, principal: Principal = Depends(platform))
         return item_view(item)
 
 
-def _get_item(session: Any, item_id: str) -> FeedItem:
+def _get_item(session: Any, item_id: str, principal: Principal) -> FeedItem:
+    """The item, if it is of the caller's tenant (another tenant's items do not exist here)."""
     item = session.get(FeedItem, item_id) if re.match(ITEM_ID, item_id) else None
-    if item is None:
+    tenant = principal.data_tenant
+    if item is None or (tenant is not None and item.tenant != tenant):
         raise ApiError(404, f"no item {item_id}", code="unknown_item")
     return item
 
@@ -152,7 +155,7 @@ def get_item(item_id: str, principal: Principal = Depends(reader)) -> ItemView:
     the reasons for it. Reviewers see items with a minors signal only with the child_safety
     role."""
     with short_session() as session:
-        item = _get_item(session, item_id)
+        item = _get_item(session, item_id, principal)
         if not _reviewer_may_read(session, item, principal):
             raise ApiError(404, f"no item {item_id}", code="unknown_item")
         return item_view(item)
@@ -168,7 +171,7 @@ def set_reach(
 ) -> ItemView:
     """The item's view count so far: open review cases of widely seen items come first."""
     with short_session(write=True) as session:
-        item = _get_item(session, item_id)
+        item = _get_item(session, item_id, principal)
         item.views = max(item.views, body.views)
         update_reach(session, item_id, item.views)
         return item_view(item)
@@ -186,7 +189,7 @@ def report(body: ReportRequest, principal: Principal = Depends(platform)) -> Rep
     """A user's report of an item. Reports of one item share its open review case; the same
     reporter reporting again while the case is open is answered with the first report."""
     with short_session(write=True) as session:
-        item = _get_item(session, body.item_id)
+        item = _get_item(session, body.item_id, principal)
         row, case, duplicate = add_report(
             session,
             review_policy(),
@@ -215,7 +218,7 @@ class AppealRequest(BaseModel):
 def appeal(body: AppealRequest, principal: Principal = Depends(platform)) -> AppealStatus:
     """The creator appeals the removal of their item: a case for a different reviewer."""
     with short_session(write=True) as session:
-        item = _get_item(session, body.item_id)
+        item = _get_item(session, body.item_id, principal)
         if item.author_id != body.author_id:
             raise ApiError(403, "only the item's author can appeal", code="not_author")
         if item.state != "removed":
@@ -239,6 +242,8 @@ def get_appeal(appeal_id: str, principal: Principal = Depends(platform)) -> Appe
     """The appeal's status and, once decided, its outcome (`granted` reinstates the item)."""
     with short_session() as session:
         status = appeal_status(session, appeal_id)
-    if status is None:
-        raise ApiError(404, f"no appeal {appeal_id}", code="unknown_appeal")
+        item = session.get(FeedItem, status.item_id) if status and status.item_id else None
+        tenant = principal.data_tenant
+        if status is None or (tenant is not None and (item is None or item.tenant != tenant)):
+            raise ApiError(404, f"no appeal {appeal_id}", code="unknown_appeal")
     return status

@@ -52,9 +52,11 @@ def publish(session: Session, new: FeedItemRequest, actor: str) -> FeedItem:
         cameo_ids=new.cameo_ids,
         provenance=ProvenanceSummary.model_validate(new.provenance),
         published_at=now,
+        tenant=new.tenant,
     )
     item = FeedItem(
         id=new.item_id,
+        tenant=new.tenant,
         author_id=new.author_id,
         author_age_group=new.author_age_group,
         audience_age_group=new.audience_age_group,
@@ -90,6 +92,15 @@ class FeedItemActions:
         self, session: Session, item_id: str, action: str, source: str, reasons: list[str]
     ) -> bool:
         return apply_action(session, item_id, action, source, reasons)
+
+    def tenant_of(self, session: Session, item_id: str) -> str:
+        return tenant_of(session, item_id)
+
+
+def tenant_of(session: Session, item_id: str) -> str:
+    """The tenant of an item ("" for an item published elsewhere or in the default tenant)."""
+    item = session.get(FeedItem, item_id)
+    return item.tenant if item is not None else ""
 
 
 def apply_action(

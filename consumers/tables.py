@@ -59,6 +59,9 @@ class FeedItem(Base):
     __tablename__ = "feed_items"
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # The platform tenant whose data this is ("" for the default tenant): keys bound to another
+    # tenant neither see nor act on it.
+    tenant: Mapped[str] = mapped_column(String(64), default="", index=True)
     author_id: Mapped[str] = mapped_column(String(200), index=True)
     author_age_group: Mapped[str] = mapped_column(String(10))
     audience_age_group: Mapped[str] = mapped_column(String(10))

@@ -125,9 +125,11 @@ def create_generation(
         aspect_ratio=body.aspect_ratio,
         reference_location=body.reference_location,
         publish=body.publish.model_dump() if body.publish else None,
+        tenant=principal.data_tenant or "",
     )
     with short_session(write=True) as session:
-        unknown = sorted(set(body.cameo_ids) - known_cameos(body.cameo_ids))
+        known = known_cameos(body.cameo_ids, tenant=principal.data_tenant)
+        unknown = sorted(set(body.cameo_ids) - known)
         if unknown:
             raise ApiError(422, f"unknown cameos {unknown}", code="unknown_cameo")
         job, created = submit(session, request, actor=principal.actor)
@@ -135,9 +137,11 @@ def create_generation(
         return GenerationAccepted(**job_view(job).model_dump(), created=created)
 
 
-def _job(session: Any, generation_id: str) -> GenerationJob:
+def _job(session: Any, generation_id: str, principal: Principal) -> GenerationJob:
+    """The job, if it is of the caller's tenant (another tenant's jobs do not exist here)."""
     job = session.get(GenerationJob, generation_id)
-    if job is None:
+    tenant = principal.data_tenant
+    if job is None or (tenant is not None and job.tenant != tenant):
         raise ApiError(404, f"no generation {generation_id}", code="unknown_generation")
     return job
 
@@ -147,7 +151,7 @@ def get_generation(generation_id: str, principal: Principal = Depends(platform))
     """The job's state, each step with its outcome, timing and details, and the media link
     when done."""
     with short_session() as session:
-        return job_view(_job(session, generation_id))
+        return job_view(_job(session, generation_id, principal))
 
 
 @router.get(
@@ -156,7 +160,7 @@ def get_generation(generation_id: str, principal: Principal = Depends(platform))
 def generation_media(generation_id: str, principal: Principal = Depends(platform)) -> FileResponse:
     """The marked and signed MP4 of a finished generation."""
     with short_session() as session:
-        job = _job(session, generation_id)
+        job = _job(session, generation_id, principal)
         if job.state != "done" or not job.output_location:
             raise ApiError(409, f"the generation is {job.state}, not done", code="not_done")
         location = job.output_location

@@ -42,6 +42,7 @@ class JobRequest:
     aspect_ratio: str = "16:9"
     reference_location: str | None = None
     publish: dict[str, Any] | None = None  # {caption, audience_age_group} to publish when done
+    tenant: str = ""  # the platform tenant asking (idempotency keys are per tenant)
 
     def digest(self) -> str:
         body = {k: v for k, v in asdict(self).items() if k != "idempotency_key"}
@@ -53,7 +54,10 @@ def submit(session: Session, request: JobRequest, actor: str) -> tuple[Generatio
     returns the first job; with a different request it is a 409."""
     digest = request.digest()
     existing = session.scalar(
-        select(GenerationJob).where(GenerationJob.idempotency_key == request.idempotency_key)
+        select(GenerationJob).where(
+            GenerationJob.tenant == request.tenant,
+            GenerationJob.idempotency_key == request.idempotency_key,
+        )
     )
     if existing is not None:
         if existing.request_digest != digest:
@@ -67,6 +71,7 @@ def submit(session: Session, request: JobRequest, actor: str) -> tuple[Generatio
     job = GenerationJob(
         id=f"gen_{secrets.token_hex(8)}",
         idempotency_key=request.idempotency_key,
+        tenant=request.tenant,
         request_digest=digest,
         requester_id=request.requester_id,
         requester_age_group=request.requester_age_group,

@@ -137,6 +137,7 @@ def _consent_step(run: Run, tools: Tools) -> tuple[str, dict[str, Any]]:
             prompt=job.prompt,
             requester_age_group=job.requester_age_group,
             mutual_owner_ids=job.mutual_owner_ids or [],
+            tenant=job.tenant,
         ),
         tools.engine,
         actor=f"generation:{job.id}",
@@ -153,7 +154,11 @@ def _reference_step(run: Run, tools: Tools) -> tuple[str, dict[str, Any]]:
         return "ok", {"reason": "no reference media"}
     path = media_store.resolve(job.reference_location)
     report = likeness(
-        path, tools.models, requester_id=job.requester_id, mutual_owner_ids=job.mutual_owner_ids
+        path,
+        tools.models,
+        requester_id=job.requester_id,
+        mutual_owner_ids=job.mutual_owner_ids,
+        tenant=job.tenant,
     )
     summary = report.summary
     details = {
@@ -337,6 +342,7 @@ def _finish(run: Run, tools: Tools, state: str, reason: str, fields: dict[str, A
                         author_age_group=job.requester_age_group,
                         audience_age_group=str(job.publish.get("audience_age_group", "all")),
                         cameo_ids=job.cameo_ids,
+                        tenant=job.tenant,
                         provenance={
                             "watermark_id": fields["watermark_id"],
                             "generation_id": job.id,

@@ -80,6 +80,7 @@ def scan_output(
         models,
         requester_id=job.requester_id,
         mutual_owner_ids=job.mutual_owner_ids,
+        tenant=job.tenant,
     )
     summary = likeness.summary
     blocks += summary.reasons

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, Float, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cameoguard.db import Base, utcnow
@@ -18,9 +18,14 @@ class GenerationJob(Base):
     job a compare-and-swap, so two workers never run the same job."""
 
     __tablename__ = "generation_jobs"
+    # Idempotency keys are the platform's: each tenant has its own.
+    __table_args__ = (UniqueConstraint("tenant", "idempotency_key"),)
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    # The platform tenant whose data this is ("" for the default tenant): keys bound to another
+    # tenant neither see nor act on it.
+    tenant: Mapped[str] = mapped_column(String(64), default="", index=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200))
     request_digest: Mapped[str] = mapped_column(String(64))
     requester_id: Mapped[str] = mapped_column(String(200), index=True)
     requester_age_group: Mapped[str] = mapped_column(String(10))

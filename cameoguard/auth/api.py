@@ -21,6 +21,11 @@ class KeyCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     scopes: list[Scope] = Field(min_length=1, max_length=4)
     roles: list[str] = Field(default_factory=list, max_length=8)
+    tenant: str | None = Field(
+        None,
+        description="Bind a platform key to one tenant: it sees and acts on that tenant's "
+        "users, cameos, items and generations only",
+    )
 
 
 class KeyCreated(BaseModel):
@@ -28,6 +33,7 @@ class KeyCreated(BaseModel):
     key: str = Field(description="The API key. Shown once; only its hash is stored.")
     scopes: list[str]
     roles: list[str]
+    tenant: str | None = None
 
 
 class KeyInfo(BaseModel):
@@ -35,6 +41,7 @@ class KeyInfo(BaseModel):
     name: str
     scopes: list[str]
     roles: list[str]
+    tenant: str | None = None
     created_at: datetime
     created_by: str
     revoked_at: datetime | None
@@ -54,6 +61,7 @@ def create(
             name=body.name,
             scopes=body.scopes,
             roles=body.roles,
+            tenant=body.tenant,
             created_by=principal.actor,
         )
     except ValueError as exc:
@@ -63,6 +71,7 @@ def create(
         key=new.secret,
         scopes=sorted(s.value for s in set(body.scopes)),
         roles=sorted(set(body.roles)),
+        tenant=body.tenant,
     )
 
 

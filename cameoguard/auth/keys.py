@@ -28,6 +28,7 @@ class NewKey:
     secret: str  # the full key; shown once, never stored
 
 
+TENANT_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _KEY_RE = re.compile(r"^cg_([0-9a-f]{8})_([A-Za-z0-9_-]{43})$")
 
 
@@ -41,6 +42,7 @@ def create_key(
     name: str,
     scopes: list[Scope],
     roles: list[str] | None = None,
+    tenant: str | None = None,
     created_by: str,
 ) -> NewKey:
     if not scopes:
@@ -49,6 +51,10 @@ def create_key(
     unknown = set(roles) - KNOWN_ROLES
     if unknown:
         raise ValueError(f"unknown roles {sorted(unknown)}; known: {sorted(KNOWN_ROLES)}")
+    if tenant is not None and (set(scopes) != {Scope.platform} or not TENANT_RE.match(tenant)):
+        raise ValueError(
+            "a tenant binds a platform-only key, and is 1-64 letters, digits, '.', '_' or '-'"
+        )
     if not name.strip() or len(name) > 200:
         raise ValueError("a key needs a name of 1 to 200 characters")
     key_id = secrets.token_hex(4)
@@ -63,6 +69,7 @@ def create_key(
             key_hash=_hash(full),
             scopes=scope_names,
             roles=roles,
+            tenant=tenant,
             created_by=created_by,
         )
     )
@@ -72,7 +79,7 @@ def create_key(
         action="key.create",
         subject=f"key:{key_id}",
         reason="admin request",
-        details={"name": name.strip(), "scopes": scope_names, "roles": roles},
+        details={"name": name.strip(), "scopes": scope_names, "roles": roles, "tenant": tenant},
     )
     return NewKey(key_id=key_id, secret=full)
 
@@ -88,7 +95,11 @@ def authenticate(session: Session, presented: str) -> Principal | None:
     if not hmac.compare_digest(row.key_hash, _hash(presented)):
         return None
     return Principal(
-        key_id=row.id, name=row.name, scopes=frozenset(row.scopes), roles=frozenset(row.roles)
+        key_id=row.id,
+        name=row.name,
+        scopes=frozenset(row.scopes),
+        roles=frozenset(row.roles),
+        tenant=row.tenant,
     )
 
 

@@ -14,6 +14,8 @@ class Scope(StrEnum):
     admin = "admin"
 
 
+DEFAULT_TENANT = ""  # the tenant of keys bound to none: one platform per deployment
+
 # Roles narrow what a reviewer receives (e.g. only child_safety reviewers get minors cases).
 KNOWN_ROLES = frozenset({"child_safety", "senior", "appeals"})
 
@@ -26,7 +28,17 @@ class Principal:
     name: str
     scopes: frozenset[str]
     roles: frozenset[str] = field(default_factory=frozenset)
+    tenant: str | None = None  # a platform key bound to one tenant (app) of the deployment
 
     @property
     def actor(self) -> str:
         return f"key:{self.key_id}"
+
+    @property
+    def data_tenant(self) -> str | None:
+        """Whose data this key sees and acts on: a platform key its tenant's only (a key bound
+        to no tenant: the deployment's default tenant, ""); the operator's own keys (admin,
+        auditor, reviewer) every tenant's (None)."""
+        if "platform" in self.scopes and not self.scopes & {"admin"}:
+            return self.tenant or DEFAULT_TENANT
+        return self.tenant

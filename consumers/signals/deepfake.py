@@ -46,7 +46,11 @@ class DeepfakeSignal(FeedSignal):
         ai = ai_signs(report)
         record_cameos = set((report.get("record") or {}).get("cameo_ids") or [])
         seen = likeness_of(
-            media.media, media.analysis, self.tools.models, requester_id=item.author_id
+            media.media,
+            media.analysis,
+            self.tools.models,
+            requester_id=item.author_id,
+            tenant=item.tenant,
         )
         evidence = [Evidence(kind="provenance", ai_generated=ai, verdict=report.get("verdict"))]
         cameos_used = set(item.cameo_ids) | record_cameos

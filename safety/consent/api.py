@@ -56,6 +56,11 @@ class ConsentCheck(BaseModel):
     )
 
 
+def _tenant(principal: Principal) -> str:
+    """The tenant new enrollments belong to (an admin enrolls into the default tenant)."""
+    return principal.data_tenant or ""
+
+
 def _list_field(raw: str, name: str) -> list[str]:
     """A multipart list field: a JSON array, or comma-separated values."""
     raw = raw.strip()
@@ -77,7 +82,7 @@ def create_challenge(
     body: ChallengeRequest, principal: Principal = Depends(platform)
 ) -> challenges.Challenge:
     """Starts an enrollment: the phrase (a random digit sequence) the selfie video must speak."""
-    return challenges.create_challenge(body.owner_id, actor=principal.actor)
+    return challenges.create_challenge(body.owner_id, _tenant(principal), actor=principal.actor)
 
 
 @router.post("/v1/cameos", status_code=201, response_model=CameoView)
@@ -107,6 +112,7 @@ async def enroll(
         approved_user_ids=_list_field(approved_user_ids, "approved_user_ids"),
         restrictions=_list_field(restrictions, "restrictions"),
         store_face_image=store_face_image,
+        tenant=_tenant(principal),
     )
     limit = get_settings().max_upload_bytes
     with tempfile.TemporaryDirectory() as tmp:
@@ -145,9 +151,9 @@ def _enrollment_cost(path: Path, max_seconds: float) -> float:
 def get_cameo(
     cameo_id: str,
     owner_id: Annotated[str, Query(min_length=1)],
-    _: Principal = Depends(platform),
+    principal: Principal = Depends(platform),
 ) -> CameoView:
-    return cameos.get_cameo(cameo_id, owner_id)
+    return cameos.get_cameo(cameo_id, owner_id, tenant=principal.data_tenant)
 
 
 @router.patch("/v1/cameos/{cameo_id}", response_model=CameoView)
@@ -163,6 +169,7 @@ def update_permissions(
         list(body.approved_user_ids),
         list(body.restrictions),
         actor=principal.actor,
+        tenant=principal.data_tenant,
     )
 
 
@@ -175,17 +182,28 @@ def revoke(
 ) -> CameoView:
     """Revokes the cameo at once and emits `consent.revoked`. Without `purge` the face and voice
     stay in the registry so that nobody can use them; `purge=true` deletes them too."""
-    return cameos.revoke(cameo_id, owner_id, actor=principal.actor, purge=purge)
+    return cameos.revoke(
+        cameo_id, owner_id, actor=principal.actor, purge=purge, tenant=principal.data_tenant
+    )
 
 
 @router.get("/v1/cameos/{cameo_id}/usages", response_model=cameos.Usages)
 def usages(
     cameo_id: str,
     owner_id: Annotated[str, Query(min_length=1)],
-    _: Principal = Depends(platform),
+    principal: Principal = Depends(platform),
 ) -> cameos.Usages:
     """Every generation that used the cameo, drafts included."""
-    return cameos.usages(cameo_id, owner_id)
+    return cameos.usages(cameo_id, owner_id, tenant=principal.data_tenant)
+
+
+@router.get("/v1/cameos", response_model=list[CameoView])
+def owner_cameos(
+    owner_id: Annotated[str, Query(min_length=1, max_length=200)],
+    principal: Principal = Depends(platform),
+) -> list[CameoView]:
+    """Every cameo of an owner (revoked ones included), newest first."""
+    return cameos.owner_cameos(owner_id, tenant=principal.data_tenant)
 
 
 @router.post("/v1/checks/consent", response_model=checks.ConsentDecision)
@@ -201,6 +219,7 @@ def check_consent(
             prompt=body.prompt,
             requester_age_group=body.requester_age_group,
             mutual_owner_ids=list(body.mutual_owner_ids),
+            tenant=principal.data_tenant,
         ),
         require_engine(),
         actor=principal.actor,
@@ -245,6 +264,7 @@ async def check_likeness(
             models,
             requester_id=requester_id,
             mutual_owner_ids=mutual_owner_ids or [],
+            tenant=principal.data_tenant,
         )
     await run_in_threadpool(likeness.record_likeness_search, report, principal.actor, requester_id)
     if principal.scopes & {Scope.platform.value, Scope.admin.value}:

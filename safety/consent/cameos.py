@@ -61,16 +61,32 @@ def cameo_view(c: Cameo) -> CameoView:
     )
 
 
-def owned(session: Session, cameo_id: str, owner_id: str) -> Cameo:
+def in_tenant(cameo: Cameo | None, tenant: str | None) -> bool:
+    """A cameo of `tenant` (None: the operator's keys, who see every tenant's)."""
+    return cameo is not None and (tenant is None or cameo.tenant == tenant)
+
+
+def owned(session: Session, cameo_id: str, owner_id: str, tenant: str | None) -> Cameo:
+    """The owner's cameo in the caller's tenant; an unknown cameo otherwise (another tenant's
+    cameos do not exist for this caller)."""
     cameo = session.get(Cameo, cameo_id)
-    if cameo is None or cameo.owner_id != owner_id:
+    if cameo is None or not in_tenant(cameo, tenant) or cameo.owner_id != owner_id:
         raise fail(RefusalKind.not_found, "no such cameo for this owner", code="cameo_unknown")
     return cameo
 
 
-def get_cameo(cameo_id: str, owner_id: str) -> CameoView:
+def get_cameo(cameo_id: str, owner_id: str, *, tenant: str | None) -> CameoView:
     with session_scope() as session:
-        return cameo_view(owned(session, cameo_id, owner_id))
+        return cameo_view(owned(session, cameo_id, owner_id, tenant))
+
+
+def owner_cameos(owner_id: str, *, tenant: str | None) -> list[CameoView]:
+    """Every cameo of an owner, newest first (revoked ones included)."""
+    query = select(Cameo).where(Cameo.owner_id == owner_id).order_by(Cameo.created_at.desc())
+    if tenant is not None:
+        query = query.where(Cameo.tenant == tenant)
+    with session_scope() as session:
+        return [cameo_view(c) for c in session.scalars(query)]
 
 
 def update_permissions(
@@ -80,9 +96,11 @@ def update_permissions(
     approved_user_ids: list[str],
     restrictions: list[str],
     actor: str,
+    *,
+    tenant: str | None,
 ) -> CameoView:
     with session_scope(write=True) as session:
-        cameo = owned(session, cameo_id, owner_id)
+        cameo = owned(session, cameo_id, owner_id, tenant)
         if cameo.status != "active":
             raise fail(RefusalKind.conflict, f"cameo is {cameo.status}", code="cameo_revoked")
         try:
@@ -129,11 +147,13 @@ def emit_revoked(
     emit(session, CONSENT_REVOKED, cameo.id, event.model_dump(mode="json"))
 
 
-def revoke(cameo_id: str, owner_id: str, actor: str, purge: bool = False) -> CameoView:
+def revoke(
+    cameo_id: str, owner_id: str, actor: str, purge: bool = False, *, tenant: str | None
+) -> CameoView:
     """Takes effect at once for new requests. The face and voice stay in the registry (so the
     likeness check keeps refusing them) unless `purge` deletes them."""
     with session_scope(write=True) as session:
-        cameo = owned(session, cameo_id, owner_id)
+        cameo = owned(session, cameo_id, owner_id, tenant)
         if cameo.status != "revoked":
             cameo.status = "revoked"
             cameo.revoked_at = utcnow()
@@ -175,10 +195,10 @@ class Usages(BaseModel):
     generations: list[GenerationUse]
 
 
-def usages(cameo_id: str, owner_id: str) -> Usages:
+def usages(cameo_id: str, owner_id: str, *, tenant: str | None) -> Usages:
     """Every generation that used the cameo (drafts included: whatever recorded a grant)."""
     with session_scope() as session:
-        owned(session, cameo_id, owner_id)
+        owned(session, cameo_id, owner_id, tenant)
         grants = session.scalars(
             select(ConsentGrant)
             .where(ConsentGrant.cameo_id == cameo_id, ConsentGrant.generation_id.is_not(None))
@@ -214,12 +234,16 @@ def usages(cameo_id: str, owner_id: str) -> Usages:
         )
 
 
-def known_cameos(cameo_ids: list[str]) -> set[str]:
-    """Which of these ids name a cameo (any state): the generator refuses unknown ones."""
+def known_cameos(cameo_ids: list[str], *, tenant: str | None) -> set[str]:
+    """Which of these ids name a cameo of the tenant (any state): the generator refuses
+    unknown ones."""
     if not cameo_ids:
         return set()
+    query = select(Cameo.id).where(Cameo.id.in_(cameo_ids))
+    if tenant is not None:
+        query = query.where(Cameo.tenant == tenant)
     with session_scope() as session:
-        return set(session.scalars(select(Cameo.id).where(Cameo.id.in_(cameo_ids))))
+        return set(session.scalars(query))
 
 
 def notify_misuse(

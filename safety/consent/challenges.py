@@ -33,7 +33,7 @@ class Challenge(BaseModel):
     instructions: str
 
 
-def create_challenge(owner_id: str, actor: str) -> Challenge:
+def create_challenge(owner_id: str, tenant: str, actor: str) -> Challenge:
     """A random digit sequence the enrollment video must speak; valid for a few minutes."""
     digits = [secrets.randbelow(10) for _ in range(CHALLENGE_WORDS)]
     phrase = " ".join(str(d) for d in digits)
@@ -41,11 +41,12 @@ def create_challenge(owner_id: str, actor: str) -> Challenge:
     row = EnrollmentChallenge(
         id=new_id("chl"),
         owner_id=owner_id,
+        tenant=tenant,
         phrase=phrase,
         expires_at=utcnow() + timedelta(seconds=ttl),
     )
     with session_scope(write=True) as session:
-        _check_attempt_rate(session, owner_id)
+        _check_attempt_rate(session, owner_id, tenant)
         session.add(row)
         audit(session, actor=actor, action="cameo.challenge", subject=row.id, reason=owner_id)
         return Challenge(
@@ -58,9 +59,11 @@ def create_challenge(owner_id: str, actor: str) -> Challenge:
         )
 
 
-def open_challenge(session: Session, challenge_id: str, owner_id: str) -> EnrollmentChallenge:
+def open_challenge(
+    session: Session, challenge_id: str, owner_id: str, tenant: str
+) -> EnrollmentChallenge:
     row = session.get(EnrollmentChallenge, challenge_id)
-    if row is None or row.owner_id != owner_id:
+    if row is None or row.owner_id != owner_id or row.tenant != tenant:
         raise fail(
             RefusalKind.not_found, "unknown challenge for this owner", code="challenge_unknown"
         )
@@ -75,7 +78,7 @@ def open_challenge(session: Session, challenge_id: str, owner_id: str) -> Enroll
     return row
 
 
-def _check_attempt_rate(session: Session, owner_id: str) -> None:
+def _check_attempt_rate(session: Session, owner_id: str, tenant: str) -> None:
     """429 when the owner has made `enrollment_attempts_per_hour` attempts (challenges spent,
     whether they enrolled or failed) in the last hour; Retry-After says when one more is due."""
     limit = get_settings().enrollment_attempts_per_hour
@@ -84,6 +87,7 @@ def _check_attempt_rate(session: Session, owner_id: str) -> None:
         select(EnrollmentChallenge.used_at)
         .where(
             EnrollmentChallenge.owner_id == owner_id,
+            EnrollmentChallenge.tenant == tenant,
             EnrollmentChallenge.used_at >= now - ATTEMPT_WINDOW,
         )
         .order_by(EnrollmentChallenge.used_at)
@@ -102,13 +106,13 @@ def _check_attempt_rate(session: Session, owner_id: str) -> None:
     )
 
 
-def spend_challenge(challenge_id: str, owner_id: str, actor: str) -> str:
+def spend_challenge(challenge_id: str, owner_id: str, tenant: str, actor: str) -> str:
     """Marks the challenge used before any media is looked at, so that it serves one attempt
     only, failed or not (a conditional update: of two concurrent attempts one wins); returns
     its phrase."""
     with session_scope(write=True) as session:
-        row = open_challenge(session, challenge_id, owner_id)
-        _check_attempt_rate(session, owner_id)
+        row = open_challenge(session, challenge_id, owner_id, tenant)
+        _check_attempt_rate(session, owner_id, tenant)
         spent = session.execute(
             update(EnrollmentChallenge)
             .where(EnrollmentChallenge.id == row.id, EnrollmentChallenge.used_at.is_(None))

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from cameoguard.audit.log import record as audit
 from cameoguard.db import session_scope
 from safety.consent import permissions as perms
+from safety.consent.cameos import in_tenant
 from safety.consent.errors import RefusalKind, fail, new_id
 from safety.consent.models import restriction_embedder
 from safety.consent.tables import Cameo, ConsentGrant
@@ -30,6 +31,7 @@ class ConsentRequest:
     prompt: str
     requester_age_group: str = "adult"
     mutual_owner_ids: list[str] = field(default_factory=list)
+    tenant: str | None = ""  # None: any tenant's cameos (the operator's own checks)
 
 
 class CameoConsent(BaseModel):
@@ -63,7 +65,11 @@ def check_consent(request: ConsentRequest, engine: PolicyEngine, actor: str) -> 
     if not cameo_ids:
         raise fail(RefusalKind.invalid, "cameo_ids is empty")
     with session_scope() as session:
-        rows = {c.id: c for c in session.scalars(select(Cameo).where(Cameo.id.in_(cameo_ids)))}
+        rows = {  # another tenant's cameos do not exist for this requester
+            c.id: c
+            for c in session.scalars(select(Cameo).where(Cameo.id.in_(cameo_ids)))
+            if in_tenant(c, request.tenant)
+        }
         snapshot = {cid: (c.version, c.status) for cid, c in rows.items()}
 
     # Model work, outside any transaction.
@@ -93,7 +99,7 @@ def check_consent(request: ConsentRequest, engine: PolicyEngine, actor: str) -> 
     prompt_hash = hashlib.sha256(request.prompt.encode()).hexdigest()
     with session_scope(write=True) as session:
         for cid in cameo_ids:
-            cameo = session.get(Cameo, cid)
+            cameo = session.get(Cameo, cid) if cid in rows else None
             decision, reason, details = _decide_one(
                 cameo, request, snapshot.get(cid), prompt_vector, topic_vector, scores, minor_policy
             )

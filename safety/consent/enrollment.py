@@ -46,6 +46,7 @@ class EnrollmentRequest:
     approved_user_ids: list[str] = field(default_factory=list)
     restrictions: list[str] = field(default_factory=list)
     store_face_image: bool = False
+    tenant: str = ""
 
 
 def _load(path: Path, max_seconds: float, fps: float = 2.0, max_frames: int = 40) -> Media:
@@ -256,7 +257,7 @@ def enroll(
             "is live (this service is configured to refuse them)",
             code="video_required",
         )
-    phrase = spend_challenge(request.challenge_id, request.owner_id, actor)
+    phrase = spend_challenge(request.challenge_id, request.owner_id, request.tenant, actor)
 
     pictures, sound, mode = _enrollment_media(video, images or [], voice)
     face_analyses = [analyse(m, models) for m in pictures]
@@ -306,7 +307,7 @@ def enroll(
             other = session.get(Cameo, entry.id)
             if other is None or other.status != "active":
                 continue
-            if other.owner_id != request.owner_id:
+            if (other.tenant, other.owner_id) != (request.tenant, request.owner_id):
                 raise fail(
                     RefusalKind.conflict,
                     "this face is already enrolled by another account",
@@ -322,6 +323,7 @@ def enroll(
         cameo = Cameo(
             id=cameo_id,
             owner_id=request.owner_id,
+            tenant=request.tenant,
             owner_is_minor=owner_is_minor,
             minor_reason=minor_reason,
             permission=request.permission,

@@ -16,6 +16,7 @@ from cameoguard.db import session_scope
 from cameoguard.settings import get_settings
 from safety.analysis import MediaAnalysis, analyse
 from safety.consent import permissions as perms
+from safety.consent.cameos import in_tenant
 from safety.consent.models import LikenessModels
 from safety.consent.registry import Entry, registry
 from safety.consent.tables import Cameo, ProtectedPerson
@@ -38,7 +39,7 @@ class LikenessMatch(BaseModel):
 
     @property
     def ref(self) -> str:
-        return f"{self.kind}:{self.id}"
+        return f"{self.kind}:{self.id or 'another-tenant'}"
 
 
 class FaceSeen(BaseModel):
@@ -103,6 +104,7 @@ def likeness(
     requester_id: str | None,
     mutual_owner_ids: list[str] | None = None,
     frames_per_second: float = 1.0,
+    tenant: str | None = None,
 ) -> LikenessReport:
     """Decodes `path` (an image, video or audio file) and reports every likeness in it."""
     media = load_media(
@@ -117,6 +119,7 @@ def likeness(
         models,
         requester_id=requester_id,
         mutual_owner_ids=mutual_owner_ids,
+        tenant=tenant,
     )
 
 
@@ -127,6 +130,7 @@ def _match(
     threshold: float,
     requester_id: str | None,
     mutuals: list[str],
+    tenant: str | None,
 ) -> LikenessMatch:
     if entry.kind == "protected":
         person = session.get(ProtectedPerson, entry.id)
@@ -139,6 +143,11 @@ def _match(
             name=person.name if person else entry.id,
         )
     cameo = session.get(Cameo, entry.id)
+    if cameo is not None and not in_tenant(cameo, tenant):
+        # Enrolled through another tenant: their face is theirs everywhere, but who they are
+        # and what they allow is not this tenant's to know, and no consent was given here.
+        return LikenessMatch(kind="cameo", score=round(score, 4), threshold=threshold,
+                             consent="not_granted" if requester_id else "unchecked")  # fmt: skip
     return LikenessMatch(
         kind="cameo",
         id=entry.id,
@@ -155,9 +164,10 @@ def likeness_of(
     *,
     requester_id: str | None,
     mutual_owner_ids: list[str] | None = None,
+    tenant: str | None = None,
 ) -> LikenessReport:
     """The likeness report of media already decoded and analysed (the feed analyses each item
-    once for all its signals)."""
+    once for all its signals), for a requester of `tenant` (None: the operator)."""
     margin = get_settings().minor_age_margin
     mutuals = mutual_owner_ids or []
     face_threshold, voice_threshold = models.face.match_threshold, models.voice.match_threshold
@@ -172,7 +182,7 @@ def likeness_of(
                     apparent_age=s.age.years if s.age else None,
                     possible_minor=bool(s.age and s.age.possible_minor(margin)),
                     matches=[
-                        _match(session, e, sc, face_threshold, requester_id, mutuals)
+                        _match(session, e, sc, face_threshold, requester_id, mutuals, tenant)
                         for e, sc in hits
                         if sc >= face_threshold
                     ],
@@ -182,7 +192,7 @@ def likeness_of(
         if analysis.voice is not None:
             hits = registry.search(session, "voice", models.voice.name, analysis.voice.embedding, 3)
             voice_matches = [
-                _match(session, e, sc, voice_threshold, requester_id, mutuals)
+                _match(session, e, sc, voice_threshold, requester_id, mutuals, tenant)
                 for e, sc in hits
                 if sc >= voice_threshold
             ]

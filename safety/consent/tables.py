@@ -15,6 +15,9 @@ class Cameo(Base):
     __tablename__ = "cameos"
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    # The platform tenant whose data this is ("" for the default tenant): keys bound to another
+    # tenant neither see nor act on it.
+    tenant: Mapped[str] = mapped_column(String(64), default="", index=True)
     owner_id: Mapped[str] = mapped_column(String(200), index=True)
     owner_is_minor: Mapped[bool] = mapped_column(Boolean, default=False)
     minor_reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
@@ -40,6 +43,7 @@ class EnrollmentChallenge(Base):
     __tablename__ = "enrollment_challenges"
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64), default="")
     owner_id: Mapped[str] = mapped_column(String(200))
     phrase: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

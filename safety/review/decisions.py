@@ -34,6 +34,8 @@ class ItemActions(Protocol):
         self, session: Session, item_id: str, action: str, source: str, reasons: list[str]
     ) -> bool: ...
 
+    def tenant_of(self, session: Session, item_id: str) -> str: ...
+
 
 @dataclass
 class DecisionRequest:
@@ -129,6 +131,7 @@ def decide(
             reasons=reasons,
             source="review",
             case_id=case.id,
+            tenant=items.tenant_of(session, case.item_id),
         )
         emit(session, CONTENT_DECISIONS, case.item_id, event.model_dump(mode="json"))
     record(

@@ -138,7 +138,7 @@ def test_a_revoked_cameo_cancels_queued_jobs(
     with session_scope(write=True) as session:
         session.add(Cameo(id="cam_bob", owner_id="bob", permission="only_me", face_model="t"))
     created = submit(client, platform, prompt="me on a beach", cameo_ids=["cam_bob"])
-    cameos.revoke("cam_bob", "bob", actor="test")
+    cameos.revoke("cam_bob", "bob", actor="test", tenant="")
     with session_scope() as session:
         event = session.scalar(select(OutboxEvent).where(OutboxEvent.topic == CONSENT_REVOKED))
         assert event is not None

@@ -242,7 +242,7 @@ def test_cameo_misuse_decisions_notify_the_owner(
     case = _claim(client, reviewer)
     assert case["queue"] == "cameo"
     _decide(client, reviewer, case["case_id"], "remove", "cameo_misuse")
-    notices = usages("cam_owner", "alice").model_dump(mode="json")["misuse_notices"]
+    notices = usages("cam_owner", "alice", tenant="").model_dump(mode="json")["misuse_notices"]
     assert [(n["item_id"], n["reason_code"]) for n in notices] == [("it_fake", "cameo_misuse")]
 
 
