@@ -111,9 +111,18 @@ async def _open_loop(
             conn.close()
             conn = _Connection(*await asyncio.open_connection(host, port))
         try:
-            status = await conn.request(requests(i))
+            try:
+                status = await conn.request(requests(i))
+            except (OSError, asyncio.IncompleteReadError):
+                # The server may close an idle keep-alive connection just as a request goes out
+                # (no byte of an answer came back): like HTTP clients' pools, retry once on a
+                # new connection, the latency still counted from the first due time.
+                conn.close()
+                conn = _Connection(*await asyncio.open_connection(host, port))
+                status = await conn.request(requests(i))
         except (OSError, asyncio.IncompleteReadError, ValueError):
             errors += 1
+            statuses[0] = statuses.get(0, 0) + 1  # 0: no answer
             conn.close()
             conn = _Connection(*await asyncio.open_connection(host, port))
         else:

@@ -223,7 +223,8 @@ def main() -> int:
           f"{args.feed_rate:g} feed items/s; service, broker, relay, scoring and reactions "
           "workers, 1 machine")  # fmt: skip
     print(f"checks: n={len(lat)} p50={np.percentile(lat, 50):.1f} ms "
-          f"p99={np.percentile(lat, 99):.1f} ms errors={errors['checks']}")  # fmt: skip
+          f"p99={np.percentile(lat, 99):.1f} ms errors={errors['checks']} "
+          f"statuses={dict(sorted(checked.statuses.items()))}")  # fmt: skip
     print(f"feed: published={len(published)} decided={len(decided)} publish errors="
           f"{errors['publish']} publish->decision p50={np.percentile(feed, 50):.1f} s "
           f"p99={np.percentile(feed, 99):.1f} s")  # fmt: skip
