@@ -2,7 +2,8 @@
 fingerprint bank)? Does it show a real person's face or voice (matched against enrolled cameos
 and protected people)? Is there consent for this use (the author is the owner or allowed, or our
 generation record lists the cameo and it is still active)? A real person's likeness without
-consent is the highest risk; scores are also given per 5 s segment."""
+consent is the highest risk; scores are also given per 5 s segment, with the probability that
+the speech is synthetic beside them as evidence."""
 
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ def ai_signs(report: dict[str, Any]) -> list[str]:
 
 class DeepfakeSignal(FeedSignal):
     name = "deepfake"
-    version = "deepfake-v1"
+    version = "deepfake-v2"
     needs = frozenset({"frames", "audio", "faces", "voice", "provenance"})
     thresholds = Thresholds(review=0.5, remove=0.9, priority=1)
 
@@ -88,6 +89,11 @@ class DeepfakeSignal(FeedSignal):
                 )
             )
         scores = {"ai_generated": 1.0 if ai else 0.0}
+        if seen.voice.synthetic_voice is not None:
+            # Prosody says text-to-speech: shown to reviewers, never acted on alone (it flags
+            # about one real voice in ten at 0.5 on held-out speakers; see the README).
+            scores["synthetic_voice"] = seen.voice.synthetic_voice
+            evidence.append(Evidence(kind="synthetic_voice", score=seen.voice.synthetic_voice))
         scores |= {f"segment_{k * SEGMENT_S:.0f}s": v for k, v in sorted(segments.items())}
         return SignalResult(
             risk=round(risk, 4), scores=scores, evidence=evidence, cameos_seen=sorted(cameos_used)

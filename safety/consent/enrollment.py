@@ -1,11 +1,13 @@
 """Enrolling a cameo: the media (a selfie video with the challenge said aloud), one face
 throughout and one identity, the speech (its length, the digits heard), a live face that moves
-with the voice, the apparent age, a face nobody else enrolled and no protected person; then the
-cameo with its sealed embeddings."""
+with the voice, a face clear enough to enroll, the apparent age, a face nobody else enrolled and
+no protected person; then the cameo with its sealed embeddings (the face's template over its
+good sightings; the voice as heard through each simulated channel)."""
 
 from __future__ import annotations
 
 import io
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,7 +21,7 @@ from PIL import Image
 from cameoguard.audit.log import record as audit
 from cameoguard.db import session_scope
 from cameoguard.settings import get_settings
-from safety.analysis import MediaAnalysis, analyse, cluster_identities, mean_unit
+from safety.analysis import MediaAnalysis, analyse, cluster_identities
 from safety.consent import liveness as live
 from safety.consent import permissions as perms
 from safety.consent.cameos import CameoView, cameo_view
@@ -31,9 +33,11 @@ from safety.consent.sealing import seal, seal_vector
 from safety.consent.tables import Cameo
 from safety.media import Media, load_media
 from safety.models.age import ADULT_AGE
+from safety.models.scoring import face_quality_issue, template
 from safety.models.text_embedder import ModelUnavailable
 
 FACE_COVERAGE = 0.8  # share of sampled frames that must show the enrolling face
+FACE_QUALITY_SHARE = 0.5  # share of the face's sightings that must pass the quality gate
 SECONDS_PER_WORD = (0.25, 1.2)  # plausible speech time per spoken digit, min and max
 
 
@@ -92,7 +96,22 @@ def _enrollment_media(
     return pictures, sound, "images"
 
 
-def _check_faces(analyses: list[MediaAnalysis], mode: str, threshold: float) -> np.ndarray:
+QUALITY_ADVICE = {
+    "face_too_small": "come closer to the camera",
+    "face_too_dark": "record in better light",
+    "face_overexposed": "move out of direct light",
+    "face_low_contrast": "record in better light",
+    "face_blurred": "hold the camera still, in focus",
+    "face_turned_away": "look at the camera",
+    "face_tilted": "hold your head upright",
+}
+
+
+def _check_faces(
+    media: list[Media], analyses: list[MediaAnalysis], mode: str, threshold: float
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """One face throughout, of one person, good enough to enroll; its template (the mean of the
+    good sightings weighted by detection score) and what the quality gate saw."""
     frames = sum(a.frames_scanned for a in analyses)
     counts: list[int] = []
     for a in analyses:
@@ -123,7 +142,29 @@ def _check_faces(analyses: list[MediaAnalysis], mode: str, threshold: float) -> 
             f"the face changes during the enrollment ({len(clusters)} different identities)",
             code="identity_changes",
         )
-    return mean_unit([s.face.embedding for s in sightings])
+    good, issues = [], Counter[str]()
+    for item, analysis in zip(media, analyses, strict=True):
+        pictures = dict(item.frames)
+        for s in analysis.sightings:
+            issue = face_quality_issue(pictures[s.time], s.face.box, s.face.landmarks)
+            if issue is None:
+                good.append(s)
+            else:
+                issues[issue] += 1
+    if len(good) < FACE_QUALITY_SHARE * len(sightings):
+        issue, seen = issues.most_common(1)[0]
+        what = issue.removeprefix("face_").replace("_", " ")
+        raise fail(
+            RefusalKind.invalid,
+            f"the face is not clear enough to enroll ({what} in {seen} of {len(sightings)} "
+            f"sightings): {QUALITY_ADVICE[issue]}",
+            code="face_quality",
+            issue=issue,
+        )
+    vector = template(
+        [s.face.embedding for s in good], [max(s.face.detection_score, 0.01) for s in good]
+    )
+    return vector, {"faces_used": len(good), "faces_seen": len(sightings), **dict(issues)}
 
 
 def _check_speech(analysis: MediaAnalysis, audio: np.ndarray, phrase: str) -> dict[str, Any]:
@@ -261,7 +302,9 @@ def enroll(
 
     pictures, sound, mode = _enrollment_media(video, images or [], voice)
     face_analyses = [analyse(m, models) for m in pictures]
-    embedding = _check_faces(face_analyses, mode, models.face.match_threshold)
+    embedding, face_quality = _check_faces(
+        pictures, face_analyses, mode, models.face.match_threshold
+    )
     speech = analyse(sound, models) if mode == "images" else face_analyses[0]
     assert sound.audio is not None
     liveness = {
@@ -275,6 +318,11 @@ def enroll(
     else:  # still photos show no motion and no lip sync: the platform vouches for the face
         liveness |= {"checks": ["digits"], "face_liveness": "platform_checked"}
     assert speech.voice is not None
+    voice = models.voice.enroll([sound.audio])
+    if voice is None:
+        raise fail(RefusalKind.invalid, "too little speech to know the voice", code="no_speech")
+    liveness["face_quality"] = face_quality
+    liveness["voice_views"] = voice.views.shape[0]
 
     ages = [s.age.years for a in face_analyses for s in a.sightings if s.age is not None]
     apparent = int(np.median(ages)) if ages else None
@@ -332,7 +380,9 @@ def enroll(
             face_model=models.face.name,
             face_embedding=seal_vector(embedding, cameo_id, "face_embedding"),
             voice_model=models.voice.name,
-            voice_embedding=seal_vector(speech.voice.embedding, cameo_id, "voice_embedding"),
+            voice_embedding=seal_vector(voice.views.reshape(-1), cameo_id, "voice_embedding"),
+            voice_views=voice.views.shape[0],
+            voice_utterances=voice.utterances,
             face_image=(
                 seal(_face_jpeg(pictures, face_analyses), cameo_id, "face_image")
                 if request.store_face_image

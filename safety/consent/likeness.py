@@ -21,6 +21,7 @@ from safety.consent.models import LikenessModels
 from safety.consent.registry import Entry, registry
 from safety.consent.tables import Cameo, ProtectedPerson
 from safety.media import Media, load_media
+from safety.models.synthetic_voice import synthetic_voice_score
 
 Consent = Literal["owner", "granted", "not_granted", "revoked", "unknown", "unchecked", "protected"]
 
@@ -54,6 +55,9 @@ class VoiceHeard(BaseModel):
     audio_seconds: float
     speech_seconds: float
     matches: list[LikenessMatch]
+    # Probability that the speech is synthetic (text-to-speech), from prosody alone: evidence for
+    # a reviewer, never a decision (safety/models/synthetic_voice.py). None under 1 s of sound.
+    synthetic_voice: float | None = None
 
 
 class MediaFacts(BaseModel):
@@ -157,6 +161,15 @@ def _match(
     )
 
 
+def _synthetic_voice(media: Media) -> float | None:
+    if media.audio is None:
+        return None
+    try:
+        return round(synthetic_voice_score(media.audio), 4)
+    except ValueError:  # under a second of sound
+        return None
+
+
 def likeness_of(
     media: Media,
     analysis: MediaAnalysis,
@@ -170,7 +183,7 @@ def likeness_of(
     once for all its signals), for a requester of `tenant` (None: the operator)."""
     margin = get_settings().minor_age_margin
     mutuals = mutual_owner_ids or []
-    face_threshold, voice_threshold = models.face.match_threshold, models.voice.match_threshold
+    face_threshold = models.face.match_threshold
     with session_scope() as session:
         faces = []
         for s in analysis.sightings:
@@ -191,15 +204,17 @@ def likeness_of(
         voice_matches: list[LikenessMatch] = []
         if analysis.voice is not None:
             hits = registry.search(session, "voice", models.voice.name, analysis.voice.embedding, 3)
-            voice_matches = [
-                _match(session, e, sc, voice_threshold, requester_id, mutuals, tenant)
-                for e, sc in hits
-                if sc >= voice_threshold
-            ]
+            for entry, score in hits:
+                threshold = models.voice.threshold_for_enrollment(entry.views, entry.utterances)
+                if score >= threshold:
+                    voice_matches.append(
+                        _match(session, entry, score, threshold, requester_id, mutuals, tenant)
+                    )
     voice = VoiceHeard(
         audio_seconds=round(analysis.audio_seconds, 2),
         speech_seconds=round(analysis.speech_seconds, 2),
         matches=voice_matches,
+        synthetic_voice=_synthetic_voice(media),
     )
     matches = [m for f in faces for m in f.matches] + voice.matches
     unconsented = sorted({m.ref for m in matches if m.consent not in ("owner", "granted")})

@@ -17,6 +17,8 @@ from safety.consent.sealing import seal_vector
 from safety.consent.tables import ProtectedPerson
 from safety.media import load_media
 
+VOICE_SECONDS = 60  # of each clip, heard through every channel for the voice enrollment
+
 
 class ProtectedAdded(BaseModel):
     id: str
@@ -43,14 +45,15 @@ def add_protected_person(
                 RefusalKind.invalid, f"{path.name}: several faces; use photos of the person alone"
             )
         faces += [s.face.embedding for s in analysis.sightings]
-        if analysis.voice is not None:
-            voices.append(analysis.voice.embedding)
+        if analysis.voice is not None and item.audio is not None:
+            voices.append(item.audio[: VOICE_SECONDS * 16_000])
     if not faces and not voices:
         raise fail(RefusalKind.invalid, "no face and no speech found in the media", code="no_face")
     if faces and len(cluster_identities(faces, models.face.match_threshold)) > 1:
         raise fail(
             RefusalKind.invalid, "the photos show more than one person", code="identity_changes"
         )
+    voice = models.voice.enroll(voices) if voices else None
     person_id = new_id("ppl")
     with session_scope(write=True) as session:
         row = ProtectedPerson(
@@ -61,10 +64,14 @@ def add_protected_person(
             face_embedding=seal_vector(mean_unit(faces), person_id, "face_embedding")
             if faces
             else None,
-            voice_model=models.voice.name if voices else None,
+            voice_model=models.voice.name if voice else None,
             voice_embedding=(
-                seal_vector(mean_unit(voices), person_id, "voice_embedding") if voices else None
+                seal_vector(voice.views.reshape(-1), person_id, "voice_embedding")
+                if voice
+                else None
             ),
+            voice_views=voice.views.shape[0] if voice else 1,
+            voice_utterances=voice.utterances if voice else 1,
         )
         session.add(row)
         audit(session, actor=actor, action="protected.add", subject=person_id, reason=name)

@@ -30,6 +30,11 @@ class Cameo(Base):
     face_embedding: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     voice_model: Mapped[str | None] = mapped_column(String(100), nullable=True)
     voice_embedding: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    # The voice embedding holds `voice_views` unit vectors: the enrollment speech as heard
+    # through each simulated channel (safety/models/voice_channels.py), each averaged over
+    # `voice_utterances` utterances; rows from before multi-condition enrollment hold one.
+    voice_views: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    voice_utterances: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     face_image: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)  # opt-in JPEG
     liveness: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -82,6 +87,8 @@ class ProtectedPerson(Base):
     face_embedding: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     voice_model: Mapped[str | None] = mapped_column(String(100), nullable=True)
     voice_embedding: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    voice_views: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    voice_utterances: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

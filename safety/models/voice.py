@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from safety.models.text_embedder import ModelUnavailable
+from safety.models.voice_channels import CHANNELS as CHANNEL_NAMES
 
 SAMPLE_RATE = 16_000
 MIN_SPEECH_SECONDS = 1.0  # below this an utterance embedding is noise
@@ -45,6 +46,12 @@ SNORM_THRESHOLD = 2.18  # multi-condition template, each view s-normed against a
 class VoicePrint:
     embedding: np.ndarray  # float32, unit length
     speech_seconds: float
+
+
+@dataclass(frozen=True)
+class VoiceEnrollment:
+    views: np.ndarray  # (n_views, dim) float32 unit rows, in CHANNEL_NAMES order when n > 1
+    utterances: int
 
 
 class VoiceEmbedder:
@@ -118,6 +125,42 @@ class VoiceEmbedder:
             name: template([p.embedding for p in found], [p.speech_seconds for p in found])
             for name, found in per_view.items()
         }
+
+    def enroll(self, utterances: Sequence[np.ndarray]) -> VoiceEnrollment | None:
+        """What a cameo or a protected person keeps of their voice: per channel view, the
+        template of their utterances' prints (`enroll_views`); when every channel leaves too
+        little speech in some utterance, the clean template alone (one view). None when no
+        utterance has MIN_SPEECH_SECONDS of speech."""
+        from safety.models.scoring import template
+
+        per_view: dict[str, list[VoicePrint]] = {}
+        clean: list[VoicePrint] = []
+        for samples in utterances:
+            prints = self.embed_views(samples)
+            if prints is not None:
+                for name, found in prints.items():
+                    per_view.setdefault(name, []).append(found)
+            elif (found := self.embed(samples)) is not None:
+                clean.append(found)
+        if per_view and not clean:
+            matrix = np.stack(
+                [
+                    template([p.embedding for p in found], [p.speech_seconds for p in found])
+                    for found in (per_view[name] for name in CHANNEL_NAMES)
+                ]
+            )
+            return VoiceEnrollment(matrix, utterances=len(per_view[CHANNEL_NAMES[0]]))
+        clean += per_view.get("clean", [])
+        if not clean:
+            return None
+        single = template([p.embedding for p in clean], [p.speech_seconds for p in clean])
+        return VoiceEnrollment(single[None], utterances=len(clean))
+
+    def threshold_for_enrollment(self, views: int, utterances: int) -> float:
+        """The threshold for a probe scored (best view) against an enrollment of this shape."""
+        if views <= 1:
+            return self.match_threshold
+        return self.threshold_for(utterances)
 
     def threshold_for(self, utterances: int) -> float:
         """The multi-condition threshold for an enrollment of this many utterances (measured at

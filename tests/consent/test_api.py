@@ -6,15 +6,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from PIL import Image
 from sqlalchemy import func, select
 
 from cameoguard.db import session_scope
 from cameoguard.events import OutboxEvent
 from safety.consent.tables import Cameo, ConsentGrant
 from tests.conftest import auth, make_key
-from tests.consent.conftest import FACES, new_challenge, selfie
+from tests.consent.conftest import FACES, new_challenge, say, selfie
+from tests.media_factory import make_selfie
 
 pytestmark = pytest.mark.slow
 
@@ -67,9 +70,14 @@ def test_enroll_check_consent_and_revoke(
     assert cameo["status"] == "active" and cameo["permission"] == "approved"
     assert cameo["liveness"]["mode"] == "video" and cameo["liveness"]["speech_seconds"] > 1
     assert cameo["owner_is_minor"] is False and cameo["has_face_image"] is False
+    quality = cameo["liveness"]["face_quality"]
+    assert 0 < quality["faces_used"] <= quality["faces_seen"]
+    assert cameo["liveness"]["voice_views"] == 4
     with session_scope() as session:
         row = session.get(Cameo, cameo["id"])
         assert row is not None and row.face_embedding and row.voice_embedding
+        # The voice as heard through each simulated channel; the face's good sightings only.
+        assert (row.voice_views, row.voice_utterances) == (4, 1)
         assert row.face_image is None
     # The challenge is single use.
     again = _enroll(client, platform, video, challenge, "alice")
@@ -180,6 +188,14 @@ def test_enrollment_refusals_store_nothing(
     # Speech far shorter than the six-digit phrase fails the liveness check.
     short = selfie(tmp_path, "obama2.jpg", "4")
     assert _refused(client, platform, short)["code"] == "liveness_failed"
+    # A face too dark to enroll well: refused with the reason and what to do.
+    dark_photo = tmp_path / "dark.png"
+    pixels = np.asarray(Image.open(FACES / "obama.jpg"), dtype=np.float32) * 0.25
+    Image.fromarray(pixels.astype(np.uint8)).save(dark_photo)
+    dark = make_selfie(tmp_path / "dark.mp4", [dark_photo], say("1 2 3 4 5 6"), talking=True)
+    error = _refused(client, platform, dark)
+    assert error["code"] == "face_quality" and error["details"]["issue"] == "face_too_dark"
+    assert "better light" in error["message"]
     not_a_video = tmp_path / "notes.mp4"
     not_a_video.write_text("definitely not a video\n" * 20)
     assert _refused(client, platform, not_a_video)["code"] == "bad_media"

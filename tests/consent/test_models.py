@@ -134,3 +134,38 @@ def test_real_speech_same_reader_scores_above_other_speakers(models: LikenessMod
     same = float(reader_a @ reader_b)
     assert same >= models.voice.match_threshold
     assert float(reader_a @ other) < models.voice.match_threshold < same
+
+
+def test_multi_condition_voice_enrollment_hears_the_speaker_through_a_phone(
+    models: LikenessModels,
+) -> None:
+    """A cameo keeps its voice as heard through each simulated channel: another recording of the
+    same reader, heard through a phone or a noisy room, matches it where the clean enrollment
+    embedding alone misses."""
+    from safety.models.voice import multi_condition_score
+    from safety.models.voice_channels import CHANNELS, channel
+
+    voices = Path(__file__).parents[1] / "data" / "voices"
+
+    def audio(name: str) -> np.ndarray:
+        samples = load_media(voices / name, max_seconds=60).audio
+        assert samples is not None
+        return samples
+
+    enrollment = models.voice.enroll([audio("librivox_austen_0870.wav")])
+    assert enrollment is not None and enrollment.views.shape == (len(CHANNELS), 256)
+    assert enrollment.utterances == 1
+    threshold = models.voice.threshold_for_enrollment(len(CHANNELS), 1)
+    assert threshold == models.voice.multi_condition_threshold
+    reader, other = audio("librivox_austen_0890.wav"), audio("cmu_an4_chan3.wav")
+    for name in ("phone", "noisy"):
+        probe = models.voice.embed(channel(reader, name))
+        stranger = models.voice.embed(channel(other, name))
+        assert probe is not None and stranger is not None
+        clean_only = float(enrollment.views[0] @ probe.embedding)
+        assert clean_only < models.voice.match_threshold  # the single embedding misses
+        genuine = multi_condition_score(enrollment.views, probe.embedding)
+        assert genuine >= threshold
+        assert genuine > multi_condition_score(enrollment.views, stranger.embedding)
+    # Too little speech: no enrollment at all.
+    assert models.voice.enroll([np.zeros(32_000, np.float32)]) is None

@@ -108,6 +108,44 @@ def test_sealed_vectors_open_only_in_their_own_row_and_field(database: str) -> N
         unseal_vector(blob, "cam_1", "voice_embedding")
 
 
+def test_registry_scores_a_multi_view_voice_by_its_best_view(database: str) -> None:
+    """A voice enrolled as several channel views is one person in a 1:N search: its best view's
+    score, its shape for the threshold, and never two hits for the same cameo."""
+    from cameoguard.db import session_scope
+    from safety.consent.registry import Registry
+    from safety.consent.tables import Cameo
+
+    rng = np.random.default_rng(5)
+    views = rng.normal(size=(2, 4, 32)).astype(np.float32)
+    views /= np.linalg.norm(views, axis=2, keepdims=True)
+    with session_scope(write=True) as session:
+        for i, cameo_views in enumerate(views):
+            cameo_id = f"cam_views{i}"
+            session.add(
+                Cameo(
+                    id=cameo_id,
+                    owner_id=f"owner{i}",
+                    permission="only_me",
+                    face_model="face-test",
+                    face_embedding=seal_vector(cameo_views[0], cameo_id, "face_embedding"),
+                    voice_model="voice-test",
+                    voice_embedding=seal_vector(
+                        cameo_views.reshape(-1), cameo_id, "voice_embedding"
+                    ),
+                    voice_views=4,
+                    voice_utterances=3,
+                )
+            )
+    probe = views[0, 2] + 0.05 * rng.normal(size=32).astype(np.float32)
+    with session_scope() as session:
+        hits = Registry().search(session, "voice", "voice-test", probe, k=3)
+    assert [entry.id for entry, _ in hits] == ["cam_views0", "cam_views1"]
+    entry, score = hits[0]
+    assert (entry.views, entry.utterances) == (4, 3)
+    unit = probe / np.linalg.norm(probe)
+    assert score == pytest.approx(float(np.max(views[0] @ unit)), abs=1e-5)
+
+
 def test_exact_and_faiss_indexes_agree() -> None:
     rng = np.random.default_rng(3)
     vectors = rng.normal(size=(2000, 128)).astype(np.float32)

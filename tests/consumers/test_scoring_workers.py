@@ -90,6 +90,9 @@ def test_deepfake_risk_for_a_protected_face(
     real = score("deepfake", _publish("b.mp4", clips["biden"], "hi"))
     assert real.scores["risk"] == deepfake.RISK_REAL_FOOTAGE
     assert any(e.get("match", "").startswith("protected:") for e in real.evidence)
+    # The speech's synthetic-voice probability is evidence beside the risk, which it leaves alone.
+    assert 0.0 <= real.scores["synthetic_voice"] <= 1.0
+    assert any(e["kind"] == "synthetic_voice" for e in real.evidence)
     generated = tmp_path / "gen.mp4"
     facts = GenerationFacts("gen_df", "author_1", [], "pack@1", "allow", "test")
     mark_and_sign(clips["biden"], generated, facts, actor="test")
