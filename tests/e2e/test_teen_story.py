@@ -82,8 +82,12 @@ def test_the_teen_story(
     seen = client.get("/v1/accounts/tia/parental-controls", headers=platform).json()
     assert seen["set_by"] == "gus" and seen["controls"]["continuous_scroll"] is False
     page = seen["session_limits"]["page_items"]
-    viewed = client.post("/v1/wellbeing/sessions", json={"account_id": "tia", "items": page, "at": "2026-12-04T15:00:00Z",
-                         "seconds": 120}, headers=platform).json()  # fmt: skip
+    afternoon = "2026-12-04T15:00:00Z"  # outside the teen quiet hours (22:00-06:00)
+    viewed = client.post(
+        "/v1/wellbeing/sessions",
+        json={"account_id": "tia", "items": page, "seconds": 120, "at": afternoon},
+        headers=platform,
+    ).json()
     assert viewed["action"] == "stop" and "continuous scroll is off" in viewed["reason"]
 
     # Two clips through the feed on Kafka; the adults-only one is rated mature and hidden.
