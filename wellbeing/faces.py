@@ -1,7 +1,12 @@
 """Apparent age of the faces in a photo or video, for the selfie check and for
 `cameoguard faces analyze`: the service's age model (safety.models.age) read on each face and
-on its mirror image (the two readings averaged: a cheap test-time augmentation that steadies
-the estimate), and in a video the readings of one person across frames combined."""
+on its mirror image (the two readings averaged, a common test-time augmentation), and in a
+video the readings of one person across frames combined (median, spread).
+
+What is measured and what is not: we hold no age-labelled face photos we may use, so neither
+the mirror averaging nor the multi-frame rule has a measured effect on accuracy. On five test
+selfies (3-4 s, 11 frames) the mirror average did not reduce the frame-to-frame spread (standard
+deviation 0.4-5.3 years against 0-4.6 for one reading); see the README."""
 
 from __future__ import annotations
 
