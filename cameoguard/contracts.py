@@ -110,7 +110,7 @@ class CrisisCaseOpened(Message):
     case_id: str = Field(min_length=1, max_length=40)
     account_id: str = Field(min_length=1, max_length=200)
     surface: Literal["prompt", "caption", "comment"]
-    severity: int = Field(ge=1, le=5)
+    severity: int = Field(ge=0, le=5)
     queue: str
     at: datetime
     tenant: str = Field(default="", max_length=64)

@@ -3,7 +3,7 @@ and pack as every prompt check); when it shows self-harm the answer carries the 
 localised support resources for the platform to show instead of a bare refusal. For a teen
 (or unknown age) with linked guardians, each guardian gets a notification event (the kind of
 event and what to do, no content). Wording of imminent risk (policies/wellbeing.yaml) opens a
-case in the crisis review queue at severity 1, the highest priority."""
+case in the crisis review queue at severity 0, before every other case."""
 
 from __future__ import annotations
 
@@ -111,7 +111,7 @@ def respond(
                 kind="crisis",
                 item_id=account_id,
                 signals=["self_harm"],
-                severity=1,
+                severity=policy.crisis.case_severity,
                 reasons=reasons,
                 snapshot={
                     "account_id": account_id,

@@ -73,6 +73,7 @@ class InteractionPolicy(_Strict):
 
 
 class CrisisPolicy(_Strict):
+    case_severity: int = Field(ge=0, le=5)
     imminent_terms: dict[str, list[str]]
     guardian_advice: dict[str, str]
 
