@@ -16,7 +16,7 @@ from cameoguard.db import utcnow
 from cameoguard.deps import require_scope, short_session
 from cameoguard.errors import Refusal, RefusalKind
 from safety.policy.service import require_engine
-from wellbeing import age, crisis, guardians, interaction, rating, sessions
+from wellbeing import age, crisis, generations, guardians, interaction, rating, sessions
 from wellbeing.policy import QuietHours, wellbeing_policy
 from wellbeing.service import read_selfie, selfie_path
 from wellbeing.tables import AgeCheck, GuardianLink
@@ -467,3 +467,39 @@ async def crisis_check(body: CrisisRequest, principal: Principal = Depends(platf
             actor=principal.actor,
         )
     return CrisisView(**answer.__dict__)
+
+
+# ---- generation limits ----
+
+
+class AllowanceRequest(BaseModel):
+    account_id: str = AccountId
+    at: datetime | None = Field(None, description="When (default: now)")
+    utc_offset_minutes: int = Field(0, ge=-840, le=840)
+    record: bool = Field(True, description="Count this generation when it is allowed")
+
+
+class AllowanceView(BaseModel):
+    decision: Literal["allow", "block"]
+    reason: str
+    age_group: str
+    used_today: int
+    daily_limit: int | None
+
+
+@router.post("/v1/checks/generation-allowance", response_model=AllowanceView)
+def generation_allowance(
+    body: AllowanceRequest, principal: Principal = Depends(platform)
+) -> AllowanceView:
+    """May the account start another generation today? A guardian's daily limit for a teen."""
+    with short_session(write=True) as session:
+        answer = generations.generation_allowance(
+            session,
+            tenant=_tenant(principal),
+            account_id=body.account_id,
+            at=body.at or utcnow(),
+            utc_offset_minutes=body.utc_offset_minutes,
+            count_it=body.record,
+            actor=principal.actor,
+        )
+    return AllowanceView(**answer.__dict__)

@@ -83,6 +83,19 @@ class ViewingSession(Base):
     nudged: Mapped[int] = mapped_column(Integer, default=0)  # nudges in this continuous session
 
 
+class GenerationCount(Base):
+    """Generations an account started on one local day, for a guardian's daily limit."""
+
+    __tablename__ = "generation_counts"
+    __table_args__ = (UniqueConstraint("tenant", "account_id", "day"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant: Mapped[str] = mapped_column(String(64), default="")
+    account_id: Mapped[str] = mapped_column(String(200), index=True)
+    day: Mapped[str] = mapped_column(String(10))
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class ItemRating(Base):
     """A feed item's age rating (all | teen | mature) with its reasons, as of the feed's state,
     scores and decisions when it was rated (`basis` names them)."""

@@ -218,3 +218,23 @@ def test_feed_eligibility_by_rating_state_and_blocked_authors(
 
         stored = {r.item_id: r.rating for r in session.query(ItemRating)}
     assert stored["restricted"] == "mature" and stored["held"] == "held"
+
+
+def test_a_guardians_daily_generation_limit(client: TestClient, headers: dict[str, str]) -> None:
+    adult(client, headers, "p4")
+    _link(client, headers, "t4", "p4")
+    _controls(client, headers, "t4", guardian_id="p4", daily_generation_limit=2)
+
+    def ask(account: str, at: datetime) -> dict[str, Any]:
+        response = client.post(
+            "/v1/checks/generation-allowance",
+            json={"account_id": account, "at": at.isoformat()},
+            headers=headers,
+        )
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    assert [ask("t4", NOON)["decision"] for _ in range(3)] == ["allow", "allow", "block"]
+    assert "daily limit is 2" in ask("t4", NOON)["reason"]
+    assert ask("t4", NOON + timedelta(days=1))["decision"] == "allow"  # a new day
+    assert ask("p4", NOON)["daily_limit"] is None  # adults: no limit

@@ -1,5 +1,5 @@
-"""teens and wellbeing: age checks, guardian links, parental controls, viewing sessions, item
-ratings
+"""teens and wellbeing: age checks, guardian links, parental controls, viewing sessions,
+generation counts, item ratings
 
 Revision ID: 0014
 Revises: 0012
@@ -79,6 +79,16 @@ def upgrade() -> None:
     )
     op.create_index("ix_viewing_sessions_account_id", "viewing_sessions", ["account_id"])
     op.create_table(
+        "generation_counts",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("tenant", sa.String(64), nullable=False),
+        sa.Column("account_id", sa.String(200), nullable=False),
+        sa.Column("day", sa.String(10), nullable=False),
+        sa.Column("count", sa.Integer(), nullable=False),
+        sa.UniqueConstraint("tenant", "account_id", "day"),
+    )
+    op.create_index("ix_generation_counts_account_id", "generation_counts", ["account_id"])
+    op.create_table(
         "item_ratings",
         sa.Column("item_id", sa.String(64), primary_key=True),
         sa.Column("tenant", sa.String(64), nullable=False),
@@ -94,6 +104,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     for table in (
         "item_ratings",
+        "generation_counts",
         "viewing_sessions",
         "parental_controls",
         "guardian_links",
