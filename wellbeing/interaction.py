@@ -27,6 +27,7 @@ class InteractionAnswer:
     reason: str
     actor_age_group: str
     target_age_group: str
+    policy: str
 
 
 def check_interaction(
@@ -87,4 +88,4 @@ def check_interaction(
             "target_age_group": target_group,
         },
     )
-    return InteractionAnswer(decision, code, reason, actor_group, target_group)
+    return InteractionAnswer(decision, code, reason, actor_group, target_group, policy.ref)
