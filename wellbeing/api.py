@@ -396,6 +396,7 @@ class InteractionView(BaseModel):
     reason: str
     actor_age_group: str
     target_age_group: str
+    policy: str
 
 
 @router.post("/v1/checks/interaction", response_model=InteractionView)

@@ -86,6 +86,7 @@ def check_interaction(
             "mutual_connection": mutual_connection,
             "actor_age_group": actor_group,
             "target_age_group": target_group,
+            "policy": policy.ref,
         },
     )
     return InteractionAnswer(decision, code, reason, actor_group, target_group, policy.ref)

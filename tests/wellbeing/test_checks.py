@@ -144,6 +144,7 @@ def test_interaction_guard(client: TestClient, headers: dict[str, str]) -> None:
     assure(client, headers, account_id="kid", declared_birth_date="2011-02-03")
     dm = _interact(client, headers, "grown", "kid", "dm")
     assert dm["decision"] == "block" and dm["code"] == "adult_to_teen_no_connection"
+    assert dm["policy"] == "wellbeing-default@1"
     assert _interact(client, headers, "grown", "kid", "dm", mutual=True)["decision"] == "allow"
     # Unknown age is a teen: the same protection.
     assert _interact(client, headers, "grown", "stranger", "dm")["decision"] == "block"
