@@ -97,8 +97,9 @@ class GenerationCount(Base):
 
 
 class ItemRating(Base):
-    """A feed item's age rating (all | teen | mature) with its reasons, as of the feed's state,
-    scores and decisions when it was rated (`basis` names them)."""
+    """A feed item's age rating (all | teen | mature; or held | removed when it is shown to
+    nobody) with its reasons, as of the feed's state, scores and decisions when it was rated
+    (`basis` names them)."""
 
     __tablename__ = "item_ratings"
 
