@@ -31,3 +31,20 @@ def test_faces_analyze_jsonl(models: LikenessModels, selfies: dict[str, Path],
     [young] = out["video"]["faces"]  # one person across the frames
     assert young["apparent_age"] < 25 and young["possible_minor"] is True
     assert "error" in out["missing"] and "faces" not in out["missing"]
+
+
+def test_wellbeing_validate_and_age(
+    client: object, headers: dict[str, str], tmp_path: Path
+) -> None:
+    from tests.wellbeing.conftest import assure
+
+    runner = CliRunner()
+    ok = runner.invoke(app, ["wellbeing", "validate"])
+    assert ok.exit_code == 0 and "wellbeing-default@1" in ok.stdout
+    broken = tmp_path / "wellbeing.yaml"
+    broken.write_text("id: x\nversion: 0\n")
+    assert runner.invoke(app, ["wellbeing", "validate", "--wellbeing", str(broken)]).exit_code == 1
+    assert runner.invoke(app, ["wellbeing", "age", "nobody"]).exit_code == 1
+    assure(client, headers, account_id="kid", declared_birth_date="2012-01-01")  # type: ignore[arg-type]
+    shown = runner.invoke(app, ["wellbeing", "age", "kid"])
+    assert shown.exit_code == 0 and json.loads(shown.stdout)["age_group"] == "teen"
