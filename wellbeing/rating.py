@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cameoguard.audit.log import record
@@ -85,8 +86,15 @@ def store_rating(session: Session, item: FeedItem, rated: Rated, policy: RatingP
     if row is not None and (row.rating, row.basis) == (value, rated.basis):
         return False
     if row is None:
-        row = ItemRating(item_id=item.id, tenant=item.tenant)
-        session.add(row)
+        row = ItemRating(item_id=item.id, tenant=item.tenant, rating="", reasons=[], basis="",
+                         policy=policy.ref, rated_at=utcnow())  # fmt: skip
+        try:
+            with session.begin_nested():  # the reactions worker may rate it at the same moment
+                session.add(row)
+        except IntegrityError:
+            found = session.get(ItemRating, item.id, with_for_update=True, populate_existing=True)
+            assert found is not None
+            row = found
     changed = row.rating != value
     row.rating, row.reasons, row.basis = value, rated.reasons, rated.basis
     row.policy, row.rated_at = policy.ref, utcnow()
