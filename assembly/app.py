@@ -33,6 +33,7 @@ from safety.policy.api import router as policy_router
 from safety.review import metrics as review_metrics
 from safety.review.api import router as review_router
 from safety.review.decisions import ItemActions
+from wellbeing.api import router as wellbeing_router
 
 DESCRIPTION = """
 Trust-and-safety and provenance checks for an AI video app with cameos.
@@ -94,6 +95,7 @@ def create_app() -> FastAPI:
     app.include_router(feed_router)
     app.include_router(generator_router)
     app.include_router(review_router)
+    app.include_router(wellbeing_router)
     review_metrics.register()
 
     any_scope = require_scope(*Scope)

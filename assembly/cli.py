@@ -20,6 +20,8 @@ from generator.cli import register as register_generator
 from provenance.cli import dev_ca, provenance_app, verify
 from safety.consent.cli import faces_app, protected_app, voices_app
 from safety.policy.cli import moderate, policy_app
+from wellbeing.cli import register as register_wellbeing
+from wellbeing.cli import wellbeing_app
 
 app = typer.Typer(
     help="cameoguard: trust-and-safety and provenance for an AI video app with cameos.",
@@ -40,6 +42,8 @@ keys_app.command("dev-ca")(dev_ca)
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 app.add_typer(faces_app, name="faces")
+register_wellbeing(faces_app)
+app.add_typer(wellbeing_app, name="wellbeing")
 app.add_typer(voices_app, name="voices")
 app.add_typer(protected_app, name="protected")
 app.add_typer(worker_app, name="worker")

@@ -9,6 +9,7 @@ from generator import tables as generator_tables
 from provenance import tables as provenance_tables
 from safety.consent import tables as consent_tables
 from safety.review import tables as review_tables
+from wellbeing import tables as wellbeing_tables
 
 __all__ = [
     "Base",
@@ -20,4 +21,5 @@ __all__ = [
     "generator_tables",
     "provenance_tables",
     "review_tables",
+    "wellbeing_tables",
 ]

@@ -18,6 +18,9 @@ CONTENT_SCORES = "content.scores"
 CONTENT_DECISIONS = "content.decisions"
 CONSENT_REVOKED = "consent.revoked"
 TOPICS = (CONTENT_PUBLISHED, CONTENT_SCORES, CONTENT_DECISIONS, CONSENT_REVOKED)
+# Wellbeing events for the platform (delivered to it as webhooks): keyed by the teen's account.
+GUARDIAN_NOTIFICATIONS = "wellbeing.guardian_notifications"
+CRISIS_CASES = "wellbeing.crisis_cases"
 
 
 def dead_letter_topic(group: str) -> str:
@@ -87,6 +90,32 @@ class ContentDecision(Message):
     tenant: str = Field(default="", max_length=64, description="The platform tenant's item")
 
 
+class GuardianNotification(Message):
+    """A safety notice to a teen's guardian for acute risk only: the kind of event and what to
+    do, never the content."""
+
+    notification_id: str = Field(min_length=1, max_length=40)
+    teen_id: str = Field(min_length=1, max_length=200)
+    guardian_id: str = Field(min_length=1, max_length=200)
+    kind: Literal["self_harm_risk", "imminent_risk"]
+    locale: str = Field(max_length=10)
+    what_to_do: str = Field(max_length=2_000)
+    at: datetime
+    tenant: str = Field(default="", max_length=64)
+
+
+class CrisisCaseOpened(Message):
+    """An imminent-risk case opened in the crisis review queue at the highest priority."""
+
+    case_id: str = Field(min_length=1, max_length=40)
+    account_id: str = Field(min_length=1, max_length=200)
+    surface: Literal["prompt", "caption", "comment"]
+    severity: int = Field(ge=0, le=5)
+    queue: str
+    at: datetime
+    tenant: str = Field(default="", max_length=64)
+
+
 @dataclass(frozen=True)
 class Reaction:
     """A named reaction of an area to an event: the area owns `handle`, which must be
@@ -118,6 +147,8 @@ SCHEMAS: dict[str, type[Message]] = {
     CONTENT_PUBLISHED: ContentPublished,
     CONTENT_SCORES: ContentScores,
     CONTENT_DECISIONS: ContentDecision,
+    GUARDIAN_NOTIFICATIONS: GuardianNotification,
+    CRISIS_CASES: CrisisCaseOpened,
 }
 
 

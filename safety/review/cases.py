@@ -32,7 +32,7 @@ class CaseError(Refusal):
 
 @dataclass
 class CaseRequest:
-    kind: str  # content | report | appeal | cameo_complaint | generation
+    kind: str  # content | report | appeal | cameo_complaint | generation | crisis
     item_id: str | None  # the feed item (for `generation`: the generation job)
     signals: list[str]
     severity: int
@@ -54,7 +54,7 @@ def aware(moment: datetime | None) -> datetime | None:
 def _open_key(request: CaseRequest) -> str:
     if request.kind in ("content", "report"):
         return f"item:{request.item_id}"
-    if request.kind in ("appeal", "generation"):
+    if request.kind in ("appeal", "generation", "crisis"):  # crisis: item_id is the account
         return f"{request.kind}:{request.item_id}"
     return f"cameo:{request.cameo_id}"
 

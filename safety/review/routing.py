@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from safety.policy.pack import POLICIES_DIR, load_yaml_model
 
 ACTIONS = ("approve", "remove", "age_restrict", "escalate")
-KINDS = ("content", "report", "appeal", "cameo_complaint", "generation", "escalation")
+KINDS = ("content", "report", "appeal", "cameo_complaint", "generation", "escalation", "crisis")
 
 
 class Queue(BaseModel):
