@@ -23,7 +23,17 @@ def accepts_upload(endpoint: Endpoint) -> Endpoint:
 
 
 async def spool_body(request: Request, limit: int, directory: Path) -> Path:
-    """Streams the raw request body (a media file) to disk, refusing more than `limit` bytes."""
+    """Streams the raw request body (a media file) to disk, refusing more than `limit` bytes.
+    A multipart form is refused (415) before it is read: its boundary and part headers would be
+    taken for the media and the answer would blame the file's type."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type.startswith("multipart/"):
+        raise ApiError(
+            415,
+            f"send the media file itself as the request body (Content-Type:"
+            f" application/octet-stream), not as a {content_type} form",
+            code="raw_body_expected",
+        )
     path = directory / "upload"
     written = 0
     with path.open("wb") as fh:
