@@ -163,7 +163,11 @@
     if (!state.case || !state.policy) return;
     state.action = action;
     document.querySelectorAll("[data-action]").forEach((b) => b.classList.toggle("sel", b.dataset.action === action));
-    $("reason-code").innerHTML = state.policy.reason_codes[action].map((code) => `<option value="${esc(code)}">${esc(code)}</option>`).join("");
+    // No reason is pre-selected: a decision is recorded with the reason the reviewer chose
+    // (a lone reason is the only choice there is).
+    const codes = state.policy.reason_codes[action];
+    const prompt = codes.length === 1 ? "" : `<option value="" selected disabled>choose a reason…</option>`;
+    $("reason-code").innerHTML = prompt + codes.map((code) => `<option value="${esc(code)}">${esc(code)}</option>`).join("");
   }
 
   async function claim() {
@@ -179,6 +183,7 @@
   async function decide() {
     if (!state.case) return;
     if (!state.action) { say("Pick a decision first (a, t, r or e)."); return; }
+    if (!$("reason-code").value) { say("Choose a reason for this decision first."); $("reason-code").focus(); return; }
     const body = { action: state.action, reason_code: $("reason-code").value, note: $("note").value };
     try {
       await json("POST", `/v1/review/cases/${encodeURIComponent(state.case.case_id)}/decision`, body);
@@ -195,6 +200,7 @@
     try {
       await json("POST", `/v1/review/cases/${encodeURIComponent(state.case.case_id)}/release`);
       showCase(null);
+      $("empty").textContent = "Skipped: the case goes behind the others for you. Claim the next case.";
     } catch (error) { say(error.message); }
     refreshQueues();
   }
