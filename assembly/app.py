@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 from pydantic import BaseModel
 
+from assembly.wiring import wire
 from cameoguard import __version__
 from cameoguard.audit.api import router as audit_router
 from cameoguard.auth.api import router as keys_router
@@ -76,6 +77,7 @@ def create_app() -> FastAPI:
         title="cameoguard", version=__version__, description=DESCRIPTION, lifespan=lifespan
     )
     app.state.services = services()
+    wire()
     install_error_handlers(app)
     # Added inside out: the gate runs inside the request context.
     app.add_middleware(

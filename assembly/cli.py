@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from assembly.wiring import wire
 from assembly.workers import generator_tools
 from cameoguard.audit.log import recent, verify_chain
 from cameoguard.auth.keys import create_key, list_keys, revoke_key
@@ -47,6 +48,7 @@ register_generator(app, worker_app, generator_tools)
 
 err = Console(stderr=True)
 CLI_ACTOR = "cli:operator"
+wire()
 
 
 @app.command()

@@ -22,7 +22,7 @@ from cameoguard.uploads import accepts_upload, spool_body
 from generator.backends import ASPECTS
 from generator.jobs import JobRequest, JobView, job_view, submit
 from generator.tables import GenerationJob
-from safety.consent.cameos import known_cameos
+from safety.consent.cameos import consent_withdrawn, known_cameos
 from safety.media import MediaError, estimate_work, load_media
 
 router = APIRouter(tags=["generation"])
@@ -158,12 +158,21 @@ def get_generation(generation_id: str, principal: Principal = Depends(platform))
     "/v1/generations/{generation_id}/media", response_class=FileResponse, responses=VIDEO_RESPONSE
 )
 def generation_media(generation_id: str, principal: Principal = Depends(platform)) -> FileResponse:
-    """The marked and signed MP4 of a finished generation."""
+    """The marked and signed MP4 of a finished generation; 410 once consent for any of its
+    cameos is withdrawn (revoked, suspended or deleted)."""
     with short_session() as session:
         job = _job(session, generation_id, principal)
         if job.state != "done" or not job.output_location:
             raise ApiError(409, f"the generation is {job.state}, not done", code="not_done")
-        location = job.output_location
+        location, cameo_ids = job.output_location, list(job.cameo_ids or [])
+    withdrawn = consent_withdrawn(cameo_ids)
+    if withdrawn:
+        raise ApiError(
+            410,
+            "consent for a cameo in this generation was withdrawn: its media is no longer served",
+            code="consent_withdrawn",
+            details={"cameos": withdrawn},
+        )
     try:
         path = media_store.resolve(location)
     except (media_store.MediaLocationError, FileNotFoundError) as exc:

@@ -66,6 +66,12 @@ def _print_report(report: dict) -> None:
         )
     if record:
         typer.echo(f"  record    generation {record['generation_id']}, {record['created_at']}")
+        consent = record.get("consent", {})
+        if consent.get("state") == "withdrawn":
+            whose = ", ".join(f"{k} {v}" for k, v in consent.get("withdrawn", {}).items())
+            typer.echo(f"  consent   WITHDRAWN for {consent['withdrawn_count']} cameo(s): {whose}")
+        elif consent.get("state"):
+            typer.echo(f"  consent   {consent['state'].replace('_', ' ')}")
 
 
 def dev_ca(
