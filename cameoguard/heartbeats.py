@@ -4,15 +4,24 @@ lag, and a generation request can warn when no generator worker is running."""
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
-from dataclasses import dataclass
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
+from fnmatch import fnmatch
+from typing import Any
 
 from sqlalchemy import DateTime, Integer, String, delete, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cameoguard.db import Base, as_utc, session_scope, utcnow
+
+log = logging.getLogger("cameoguard.workers")
 
 # A worker not seen for this long is reported as stale (and its row pruned after a day).
 STALE_AFTER_S = 60.0
@@ -102,3 +111,105 @@ def last_seen_age(worker: str) -> float | None:
             .limit(1)
         )
     return None if latest is None else (utcnow() - as_utc(latest)).total_seconds()
+
+
+# The kinds of worker a deployment runs; /readyz names those with no live instance.
+EXPECTED_WORKERS = ("relay", "reactions", "generator", "score:*")
+
+
+def workers_part() -> dict[str, Any]:
+    """/readyz's `workers` part: every instance seen in the last day with its last-seen age,
+    counters and lag; `missing` names the kinds of worker with no instance seen within
+    STALE_AFTER_S (ok only when none is missing)."""
+    seen = workers_seen()
+    alive = {w.worker for w in seen if w.alive}
+    missing = [kind for kind in EXPECTED_WORKERS if not any(fnmatch(name, kind) for name in alive)]
+    return {
+        "ok": not missing,
+        "missing": missing,
+        "instances": [asdict(w) for w in seen],
+    }
+
+
+StatsFn = Callable[[], tuple[int, int, int | None]]
+
+
+class Pulse:
+    """A worker's pulse, on a daemon thread: a heartbeat row every `every_s`, an INFO summary
+    (processed, failed, lag) every `summary_s`, and its Prometheus metrics on `metrics_port`
+    when one is set. `stats()` gives (processed, failed, lag or None)."""
+
+    def __init__(
+        self,
+        worker: str,
+        stats: StatsFn,
+        *,
+        every_s: float = 10.0,
+        summary_s: float = 60.0,
+        metrics_port: int | None = None,
+        metrics_host: str = "127.0.0.1",
+    ) -> None:
+        self.worker, self.stats = worker, stats
+        self.instance = instance_name(worker)
+        self.every_s, self.summary_s = every_s, summary_s
+        self.metrics_port, self.metrics_host = metrics_port, metrics_host
+        self.started_at = utcnow()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"pulse-{worker}", daemon=True)
+
+    def start(self) -> Pulse:
+        if self.metrics_port is not None:
+            from prometheus_client import start_http_server
+
+            start_http_server(self.metrics_port, addr=self.metrics_host)
+            log.info(
+                "worker metrics served",
+                extra={"worker": self.worker, "port": self.metrics_port},
+            )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._beat()  # the final counters
+
+    def _beat(self) -> tuple[int, int, int | None]:
+        processed, failed, lag = self.stats()
+        try:
+            beat(
+                self.worker, self.instance, self.started_at,
+                processed=processed, failed=failed, lag=lag,
+            )  # fmt: skip
+        except SQLAlchemyError as exc:  # the database is down: the worker goes on
+            log.warning("heartbeat not written", extra={"error": str(exc)[:200]})
+        return processed, failed, lag
+
+    def _run(self) -> None:
+        last_summary = time.monotonic()
+        while True:
+            processed, failed, lag = self._beat()
+            if time.monotonic() - last_summary >= self.summary_s:
+                last_summary = time.monotonic()
+                log.info(
+                    f"{self.worker}: processed {processed}, failed {failed}, lag {lag}",
+                    extra={"worker": self.worker, "processed": processed, "failed": failed,
+                           "lag": lag},
+                )  # fmt: skip
+            if self._stop.wait(self.every_s):
+                return
+
+
+def start_pulse(worker: str, stats: StatsFn) -> Pulse:
+    """The worker's pulse as the settings say (heartbeat and summary periods, metrics port)."""
+    from cameoguard.settings import get_settings
+
+    settings = get_settings()
+    return Pulse(
+        worker,
+        stats,
+        every_s=settings.worker_heartbeat_s,
+        summary_s=settings.worker_summary_s,
+        metrics_port=settings.worker_metrics_port,
+        metrics_host=settings.metrics_host,
+    ).start()

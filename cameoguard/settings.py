@@ -151,6 +151,21 @@ class Settings(BaseSettings):
         description="Serve /metrics on this port instead of the API's (keep it off the internet)",
     )
     metrics_host: str = Field("127.0.0.1", description="Where the separate metrics port listens")
+    worker_metrics_port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description=(
+            "A worker serves its Prometheus /metrics on this port (one port per worker process;"
+            " `cameoguard up` gives each worker its own from --metrics-base-port)"
+        ),
+    )
+    worker_heartbeat_s: float = Field(
+        10.0, gt=0, le=60, description="How often a worker writes its heartbeat row"
+    )
+    worker_summary_s: float = Field(
+        60.0, gt=0, description="How often a worker logs its summary (processed, failed, lag)"
+    )
     policy_pack: Path | None = Field(
         default=None, description="Policy pack YAML; empty means policies/default.yaml"
     )

@@ -17,6 +17,7 @@ from cameoguard.auth.principal import Principal, Scope
 from cameoguard.cost import run_costly
 from cameoguard.deps import VIDEO_RESPONSE, require_scope, short_session
 from cameoguard.errors import ApiError
+from cameoguard.heartbeats import last_seen_age
 from cameoguard.settings import get_settings
 from cameoguard.uploads import accepts_upload, spool_body
 from generator.backends import ASPECTS
@@ -60,6 +61,24 @@ class ReferenceStored(BaseModel):
 
 class GenerationAccepted(JobView):
     created: bool = Field(description="False when the idempotency key returned an earlier job")
+    warning: str | None = Field(
+        None, description="Set when no generator worker was seen lately: the job would wait"
+    )
+
+
+GENERATOR_UNSEEN_S = 60.0
+
+
+def generator_warning() -> str | None:
+    """A warning when no generator worker has beaten for a minute: queued jobs wait for one."""
+    age = last_seen_age("generator")
+    if age is not None and age <= GENERATOR_UNSEEN_S:
+        return None
+    since = "ever" if age is None else f"for {age:.0f} s"
+    return (
+        f"no generator worker seen {since}: the job stays queued until one runs"
+        " (`cameoguard worker generator`, or `cameoguard up` for everything)"
+    )
 
 
 @router.post("/v1/generations/references", status_code=201, response_model=ReferenceStored)
@@ -134,7 +153,9 @@ def create_generation(
             raise ApiError(422, f"unknown cameos {unknown}", code="unknown_cameo")
         job, created = submit(session, request, actor=principal.actor)
         session.flush()
-        return GenerationAccepted(**job_view(job).model_dump(), created=created)
+        view = job_view(job)
+    warning = generator_warning() if view.state == "queued" else None
+    return GenerationAccepted(**view.model_dump(), created=created, warning=warning)
 
 
 def _job(session: Any, generation_id: str, principal: Principal) -> GenerationJob:
