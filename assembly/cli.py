@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from assembly.migrate import redact
+from assembly.up import up
 from assembly.wiring import wire
 from assembly.workers import generator_tools
 from cameoguard.audit.log import recent, verify_chain
@@ -45,6 +46,7 @@ app.add_typer(faces_app, name="faces")
 app.add_typer(voices_app, name="voices")
 app.add_typer(protected_app, name="protected")
 app.add_typer(worker_app, name="worker")
+app.command("up")(up)
 register_generator(app, worker_app, generator_tools)
 
 err = Console(stderr=True)
