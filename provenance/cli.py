@@ -35,8 +35,8 @@ def verify(
 
 
 def exit_status(report: dict) -> int:
-    """1: unreadable (an unknown type); 2: a manifest that does not validate; else 0."""
-    if report["file"]["type"] is None:
+    """1: unreadable (an unknown or unsupported type); 2: a manifest that does not validate."""
+    if report["file"]["type"] is None or report["c2pa"].get("state") == "unsupported":
         return 1
     c2pa = report["c2pa"]
     return 2 if c2pa.get("present") and c2pa.get("state") == "Invalid" else 0
@@ -52,6 +52,8 @@ def _print_report(report: dict) -> None:
         typer.echo(
             f"  c2pa      {c2pa['state']}; codes: {', '.join(c2pa.get('status_codes', [])[:8])}"
         )
+    elif c2pa.get("state") == "unsupported":
+        typer.echo(f"  c2pa      {c2pa.get('error', 'unsupported format')}")
     else:
         typer.echo("  c2pa      no manifest")
     if watermark.get("checked"):

@@ -63,8 +63,30 @@ MAX_VIDEO_SECONDS = 600.0  # the watermark is in every frame: the first minutes 
 _MAGIC = (
     (b"\xff\xd8\xff", "image/jpeg"),
     (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"RIFF", "audio/wav"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+    (b"%PDF-", "application/pdf"),
+    (b"II*\x00", "image/tiff"),
+    (b"MM\x00*", "image/tiff"),
+    (b"fLaC", "audio/flac"),
+    (b"ID3", "audio/mpeg"),
+    (b"\xff\x0a", "image/jxl"),
+    (b"\x00\x00\x00\x0cJXL ", "image/jxl"),
 )
+_RIFF = {b"WAVE": "audio/wav", b"WEBP": "image/webp", b"AVI ": "video/avi"}
+# ISO base media files by their major brand (anything else with `ftyp` is read as MP4).
+_BRANDS = {
+    b"qt  ": "video/quicktime",
+    b"M4A ": "audio/mp4",
+    b"M4V ": "video/x-m4v",
+    b"avif": "image/avif",
+    b"avis": "image/avif",
+    b"heic": "image/heic",
+    b"heix": "image/heic",
+    b"mif1": "image/heif",
+    b"msf1": "image/heif",
+    b"heif": "image/heif",
+}
 
 
 def watermark_key() -> bytes:
@@ -81,15 +103,41 @@ def file_sha256(path: Path) -> str:
 
 
 def sniff_mime(head: bytes) -> str | None:
-    """The real type from the first bytes, whatever the file name says."""
+    """The real type from the first bytes, whatever the file name says (None: not a format
+    this service recognises)."""
+    if head.startswith(b"RIFF"):
+        return _RIFF.get(head[8:12])
+    if head[4:8] == b"ftyp":
+        return _BRANDS.get(head[8:12], "video/mp4")
     for magic, mime in _MAGIC:
         if head.startswith(magic):
-            if mime == "audio/wav" and head[8:12] != b"WAVE":
-                return None
             return mime
-    if head[4:8] == b"ftyp":
-        return "video/mp4"
+    if len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0:
+        return "audio/mpeg"  # an MPEG audio frame without an ID3 tag
+    stripped = head.lstrip()
+    if stripped.startswith(b"<svg") or (stripped.startswith(b"<?xml") and b"<svg" in head):
+        return "image/svg+xml"
     return None
+
+
+def sniff_file(path: Path) -> str | None:
+    """`sniff_mime` on the file's first bytes; behind an ID3 tag (where a C2PA manifest of an
+    MP3 or FLAC file lives), the bytes after the tag decide between FLAC and MP3."""
+    with path.open("rb") as fh:
+        head = fh.read(64)
+        if head.startswith(b"ID3") and len(head) >= 10:
+            size = 10 + sum((b & 0x7F) << (7 * (3 - i)) for i, b in enumerate(head[6:10]))
+            fh.seek(size)
+            if fh.read(4) == b"fLaC":
+                return "audio/flac"
+    return sniff_mime(head)
+
+
+def c2pa_reads(mime: str) -> bool:
+    """Whether the C2PA library reads manifests from this type (its own list)."""
+    import c2pa
+
+    return mime in set(c2pa.Reader.get_supported_mime_types())
 
 
 def _decode_for_marks(path: Path, marks: list[Mark]) -> MarkSource:
@@ -193,6 +241,8 @@ def _verdict(
         head = "Signed content credentials from an unknown signer"
     elif c2pa.present:
         head = "Content credentials present but INVALID (tampered or broken)"
+    elif c2pa.state == "unsupported":
+        head = "Unsupported format: content credentials cannot be read from it"
     else:
         head = "No content credentials"
     if watermark.get("found"):
@@ -272,11 +322,14 @@ class Credentials:
 
 
 def read_credentials(path: Path) -> Credentials:
-    with path.open("rb") as fh:
-        head = fh.read(64)
-    mime = sniff_mime(head)
-    if mime is None:
-        c2pa = C2paReport(present=False, error="not a JPEG, PNG, WAV or MP4 file")
+    mime = sniff_file(path)
+    if mime is None or not c2pa_reads(mime):
+        c2pa = C2paReport(
+            present=False,
+            state="unsupported",
+            error=f"unsupported format ({mime or 'not recognised'}): content credentials of"
+            " this type cannot be read",
+        )
     else:
         with path.open("rb") as fh:
             c2pa = read_manifest(fh, trust_anchors(), mime)
