@@ -33,6 +33,7 @@ WORKERS: dict[str, list[str]] = {
     "signals": ["worker", "score", "all"],
     "reactions": ["worker", "reactions"],
     "generator": ["worker", "generator"],
+    "webhooks": ["worker", "webhooks"],
 }
 
 

@@ -128,3 +128,21 @@ def score(
         f"{name} scoring worker",
         f"score:{name}",
     )
+
+
+@worker_app.command("webhooks")
+def webhooks_worker() -> None:
+    """Deliver outbox events to the registered webhooks until SIGTERM/SIGINT: HMAC-signed,
+    retried with exponential backoff, at least once (Idempotency-Key: evt_<id>)."""
+    from cameoguard.heartbeats import start_pulse
+    from consumers.runner import run_until_stopped
+    from consumers.webhooks import WebhookSender, pending_deliveries
+
+    sender = WebhookSender()
+    err.print("webhook sender delivering the outbox to the registered URLs")
+    pulse = start_pulse("webhooks", lambda: (sender.delivered, sender.failed, pending_deliveries()))
+    run_until_stopped(sender.run, threading.Event(), grace_s=STOP_GRACE_S)
+    pulse.stop()
+    err.print(
+        f"webhook sender stopped: delivered {sender.delivered}, failed attempts {sender.failed}"
+    )

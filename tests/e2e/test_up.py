@@ -104,7 +104,7 @@ def test_up_runs_everything_and_stops_every_child(tmp_path: Path) -> None:
     started = re.search(r"\[up\] started: (.+)", output)
     assert started is not None, output[-3000:]
     pids = {name: int(pid) for name, pid in re.findall(r"(\w+) (\d+)", started.group(1))}
-    assert set(pids) == {"broker", "api", "relay", "signals", "reactions", "generator"}
+    assert set(pids) == {"broker", "api", "relay", "signals", "reactions", "generator", "webhooks"}
     assert [name for name, pid in pids.items() if _alive(pid)] == []
     assert "[generator] " in output and "[api] " in output  # each child's lines, prefixed
     assert up.returncode == 0, output[-3000:]

@@ -1,4 +1,4 @@
-"""operability: reviewers' skips and the workers' heartbeats
+"""operability: reviewers' skips, the workers' heartbeats, webhooks
 
 Revision ID: 0013
 Revises: 0012
@@ -35,8 +35,42 @@ def upgrade() -> None:
         op.f("ix_worker_heartbeats_worker"), "worker_heartbeats", ["worker"], unique=False
     )
 
+    op.create_table(
+        "webhook_subscriptions",
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("url", sa.String(length=2000), nullable=False),
+        sa.Column("topics", sa.JSON(), nullable=False),
+        sa.Column("tenant", sa.String(length=100), nullable=True),
+        sa.Column("cursor", sa.Integer(), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("created_by", sa.String(length=200), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_subscriptions")),
+    )
+    op.create_index(
+        op.f("ix_webhook_subscriptions_active"), "webhook_subscriptions", ["active"], unique=False
+    )
+    op.create_table(
+        "webhook_deliveries",
+        sa.Column("subscription_id", sa.String(length=40), nullable=False),
+        sa.Column("event_id", sa.Integer(), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_error", sa.String(length=500), nullable=True),
+        sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("subscription_id", "event_id", name=op.f("pk_webhook_deliveries")),
+    )
+    op.create_index(
+        op.f("ix_webhook_deliveries_status"), "webhook_deliveries", ["status"], unique=False
+    )
+
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_webhook_deliveries_status"), table_name="webhook_deliveries")
+    op.drop_table("webhook_deliveries")
+    op.drop_index(op.f("ix_webhook_subscriptions_active"), table_name="webhook_subscriptions")
+    op.drop_table("webhook_subscriptions")
     op.drop_index(op.f("ix_worker_heartbeats_worker"), table_name="worker_heartbeats")
     op.drop_table("worker_heartbeats")
     with op.batch_alter_table("review_cases") as batch:
