@@ -105,7 +105,16 @@ def test_a_reviewer_works_a_case_in_the_browser(
     wait.until(ec.visibility_of_element_located((By.ID, "case")))
     assert "it_browser" in browser.find_element(By.ID, "case-id").text
     assert "harassment risk 0.70" in browser.find_element(By.ID, "reasons").text
-    assert "risk" in browser.find_element(By.ID, "scores").text
+    scores = browser.find_element(By.ID, "scores").text
+    assert "Risk" in scores and "70%" in scores  # as a reviewer reads it
+    assert "{" not in scores and "-1" not in scores and "0.700" not in scores
+    browser.set_window_size(1280, 720)  # a laptop screen: the decision buttons are on it
+    for element in ("decide", "reason-code", "release"):
+        assert browser.execute_script(
+            "const r = document.getElementById(arguments[0]).getBoundingClientRect();"
+            "return r.top >= 0 && r.bottom <= window.innerHeight && r.height > 0;",
+            element,
+        ), element
     video = browser.find_element(By.ID, "video")
     wait.until(lambda _: video.get_attribute("src"))  # fetched with the key, as a blob
     assert "blurred" in video.get_attribute("class")
