@@ -19,7 +19,12 @@ def accepts_upload(endpoint: Endpoint) -> Endpoint:
     (`max_upload_bytes`) instead of the JSON limit, whatever content type the caller declares.
     Put it under the route decorator."""
     endpoint.accepts_upload = True  # type: ignore[attr-defined]
+    UPLOAD_ENDPOINTS.add(endpoint.__name__)
     return endpoint
+
+
+# The names of the upload endpoints: the OpenAPI document gives them a raw-body request body.
+UPLOAD_ENDPOINTS: set[str] = set()
 
 
 async def spool_body(request: Request, limit: int, directory: Path) -> Path:
