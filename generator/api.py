@@ -61,9 +61,6 @@ class ReferenceStored(BaseModel):
 
 class GenerationAccepted(JobView):
     created: bool = Field(description="False when the idempotency key returned an earlier job")
-    warning: str | None = Field(
-        None, description="Set when no generator worker was seen lately: the job would wait"
-    )
 
 
 GENERATOR_UNSEEN_S = 60.0
@@ -154,8 +151,14 @@ def create_generation(
         job, created = submit(session, request, actor=principal.actor)
         session.flush()
         view = job_view(job)
-    warning = generator_warning() if view.state == "queued" else None
-    return GenerationAccepted(**view.model_dump(), created=created, warning=warning)
+    return GenerationAccepted(**_warned(view).model_dump(), created=created)
+
+
+def _warned(view: JobView) -> JobView:
+    """The job, with a warning while it is queued and no generator worker runs."""
+    if view.state == "queued":
+        view.warning = generator_warning()
+    return view
 
 
 def _job(session: Any, generation_id: str, principal: Principal) -> GenerationJob:
@@ -172,7 +175,8 @@ def get_generation(generation_id: str, principal: Principal = Depends(platform))
     """The job's state, each step with its outcome, timing and details, and the media link
     when done."""
     with short_session() as session:
-        return job_view(_job(session, generation_id, principal))
+        view = job_view(_job(session, generation_id, principal))
+    return _warned(view)
 
 
 @router.get(

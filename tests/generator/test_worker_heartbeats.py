@@ -26,6 +26,8 @@ def test_a_generation_warns_when_no_generator_worker_was_seen(
     assert never["state"] == "queued"
     assert "no generator worker seen ever" in never["warning"]
     assert "cameoguard worker generator" in never["warning"]
+    followed = client.get(f"/v1/generations/{never['generation_id']}", headers=platform).json()
+    assert followed["state"] == "queued" and "no generator worker" in followed["warning"]
 
     instance = instance_name("generator")
     beat("generator", instance, utcnow(), processed=0, failed=0, lag=1)
