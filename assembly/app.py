@@ -6,10 +6,12 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import Depends, FastAPI
 from pydantic import BaseModel
 
+from assembly.wiring import wire
 from cameoguard import __version__
 from cameoguard.audit.api import router as audit_router
 from cameoguard.auth.api import router as keys_router
@@ -59,6 +61,91 @@ def services() -> Services:
     return provided
 
 
+DOCS_ASSETS = "/docs-assets"
+
+
+def offline_docs(app: FastAPI) -> None:
+    """The interactive API page at /docs with Swagger UI's files from the pinned
+    swagger-ui-bundle package (no CDN)."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.responses import HTMLResponse
+    from fastapi.staticfiles import StaticFiles
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount(DOCS_ASSETS, StaticFiles(directory=swagger_ui_path), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title="cameoguard API",
+            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png",
+        )
+
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message", "request_id"],
+            "properties": {
+                "code": {"type": "string", "description": "stable, e.g. not_found"},
+                "message": {"type": "string"},
+                "request_id": {"type": "string", "nullable": True},
+                "details": {"description": "limits crossed, measures, fields at fault"},
+            },
+        }
+    },
+}
+RAW_BODY = {
+    "required": True,
+    "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+}
+
+
+def document_the_edge(app: FastAPI) -> None:
+    """The OpenAPI document says what the edge really does: every error has the one shape
+    (`Error`, for 422 too instead of FastAPI's validation model), and each raw-body upload
+    route takes its media as `application/octet-stream`."""
+    import re
+
+    from fastapi.openapi.utils import get_openapi
+
+    from cameoguard.uploads import UPLOAD_ENDPOINTS
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+        error_ref = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+
+        def is_upload(path: str, method: str, operation: dict[str, Any]) -> bool:
+            # FastAPI's operation id: the endpoint's name, the path and the method, \W as _.
+            suffix = re.sub(r"\W", "_", path) + f"_{method}"
+            name = str(operation.get("operationId", "")).removesuffix(suffix)
+            return name in UPLOAD_ENDPOINTS
+
+        for path, operations in schema.get("paths", {}).items():
+            for method, operation in operations.items():
+                responses = operation.setdefault("responses", {})
+                if "422" in responses:
+                    responses["422"] = {"description": "Invalid request", "content": error_ref}
+                responses.setdefault("default", {"description": "Error", "content": error_ref})
+                if "requestBody" not in operation and is_upload(path, method, operation):
+                    operation["requestBody"] = RAW_BODY
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def create_app() -> FastAPI:
     settings = get_settings()
     configure_logging(settings.log_level)
@@ -74,9 +161,17 @@ def create_app() -> FastAPI:
         yield
 
     app = FastAPI(
-        title="cameoguard", version=__version__, description=DESCRIPTION, lifespan=lifespan
+        title="cameoguard",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,  # served below from packaged assets: /docs works offline
+        redoc_url=None,  # ReDoc comes from a CDN only
     )
+    offline_docs(app)
+    document_the_edge(app)
     app.state.services = services()
+    wire()
     install_error_handlers(app)
     # Added inside out: the gate runs inside the request context.
     app.add_middleware(

@@ -9,6 +9,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from assembly.migrate import redact
+from assembly.up import up
+from assembly.wiring import wire
 from assembly.workers import generator_tools
 from cameoguard.audit.log import recent, verify_chain
 from cameoguard.auth.keys import create_key, list_keys, revoke_key
@@ -47,10 +50,34 @@ app.add_typer(wellbeing_app, name="wellbeing")
 app.add_typer(voices_app, name="voices")
 app.add_typer(protected_app, name="protected")
 app.add_typer(worker_app, name="worker")
+app.command("up")(up)
 register_generator(app, worker_app, generator_tools)
 
 err = Console(stderr=True)
 CLI_ACTOR = "cli:operator"
+wire()
+# Commands that do not touch the database (or manage its migrations themselves).
+NO_DATABASE = {"db", "policy", "moderate", "faces", "voices"}
+
+
+@app.callback()
+def prepare(ctx: typer.Context) -> None:
+    """Before any command that uses the database: migrate the embedded SQLite on first use;
+    refuse a database that cannot be reached or is not at the code's revision, in one line."""
+    from assembly.migrate import DatabaseNotReady, ensure_database
+
+    rest = [*getattr(ctx, "protected_args", []), *ctx.args, *sys.argv[1:]]
+    if ctx.resilient_parsing or ctx.invoked_subcommand in NO_DATABASE or "--help" in rest:
+        return
+    if ctx.invoked_subcommand == "keys" and "dev-ca" in rest:
+        return
+    try:
+        note = ensure_database()
+    except DatabaseNotReady as exc:
+        err.print(f"[red]error:[/red] {exc}", soft_wrap=True)
+        raise typer.Exit(1) from exc
+    if note:
+        err.print(note, soft_wrap=True)
 
 
 @app.command()
@@ -81,7 +108,7 @@ def db_upgrade(revision: str = typer.Argument("head")) -> None:
     settings = get_settings()
     private_dir(settings.home)
     upgrade(revision=revision)
-    err.print(f"database at revision {revision}: {_redact(settings.effective_database_url)}")
+    err.print(f"database at revision {revision}: {redact(settings.effective_database_url)}")
 
 
 @db_app.command("current")
@@ -90,12 +117,6 @@ def db_current() -> None:
     from assembly.migrate import current_revision
 
     typer.echo(current_revision() or "(empty database)")
-
-
-def _redact(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
 
 
 @keys_app.command("create")
@@ -191,7 +212,18 @@ def audit_tail(limit: int = typer.Option(20, min=1, max=1000)) -> None:
 
 
 def main() -> None:
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
     try:
         app()
     except KeyboardInterrupt:
         sys.exit(130)
+    except (OperationalError, ProgrammingError) as exc:
+        # The database went away or lost a table during the command: one line, never a trace.
+        reason = str(getattr(exc, "orig", exc)).strip().splitlines()
+        where = redact(get_settings().effective_database_url)
+        err.print(
+            f"[red]error:[/red] database {where}: {reason[0] if reason else type(exc).__name__}",
+            soft_wrap=True,
+        )
+        sys.exit(1)

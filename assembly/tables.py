@@ -1,6 +1,7 @@
 """Imports every area's tables so that `Base.metadata` is complete (Alembic, tests)."""
 
 from cameoguard import events as event_tables
+from cameoguard import heartbeats as heartbeat_tables
 from cameoguard.audit import tables as audit_tables
 from cameoguard.auth import tables as auth_tables
 from cameoguard.db import Base
@@ -19,6 +20,7 @@ __all__ = [
     "event_tables",
     "feed_tables",
     "generator_tables",
+    "heartbeat_tables",
     "provenance_tables",
     "review_tables",
     "wellbeing_tables",

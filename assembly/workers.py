@@ -38,6 +38,7 @@ def reactions(bootstrap: str = BootstrapOpt, group: str = GroupOpt) -> None:
         reactions_handler(chosen),
         bootstrap,
         "reactions worker",
+        "reactions",
     )
 
 

@@ -20,6 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest, start_http_s
 
 from cameoguard import db
 from cameoguard.broker import probe_broker
+from cameoguard.heartbeats import workers_part
 from cameoguard.settings import get_settings
 
 log = logging.getLogger("cameoguard.health")
@@ -53,6 +54,17 @@ def _database() -> str | None:
     return None
 
 
+def _workers() -> dict[str, Any]:
+    """The workers seen by their heartbeats (none is required unless `ready_requires` says
+    `workers`): instances, last-seen age, counters, lag, and the kinds missing."""
+    started = time.perf_counter()
+    try:
+        part = workers_part()
+    except Exception as exc:  # a probe must report, never crash
+        part = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+    return {**part, "ms": round((time.perf_counter() - started) * 1000, 1)}
+
+
 def readiness() -> tuple[bool, dict[str, Any]]:
     settings = get_settings()
     models = {name: _timed(check) for name, check in sorted(_model_checks.items())}
@@ -63,6 +75,7 @@ def readiness() -> tuple[bool, dict[str, Any]]:
             "bootstrap": settings.kafka_bootstrap,
         },
         "models": {"ok": all(m["ok"] for m in models.values()), "models": models},
+        "workers": _workers(),
     }
     for name, part in parts.items():
         part["required"] = name in settings.ready_requires
@@ -76,11 +89,14 @@ def healthz() -> dict[str, str]:
 
 
 def _summary(parts: dict[str, Any]) -> dict[str, Any]:
-    """What anyone may see: each part up or not, and whether it is required."""
-    return {name: {"ok": part["ok"], "required": part["required"]} for name, part in parts.items()}
+    """What anyone may see: each part up or not, whether it is required, and which kinds of
+    worker are missing (no hosts or counters)."""
+    shown = {name: {"ok": part["ok"], "required": part["required"]} for name, part in parts.items()}
+    shown["workers"]["missing"] = parts["workers"].get("missing", [])
+    return shown
 
 
-@router.get("/readyz", summary="Readiness of each part: database, broker, models")
+@router.get("/readyz", summary="Readiness of each part: database, broker, models, workers")
 def readyz(request: Request) -> JSONResponse:
     """Each part up or not (details, such as errors and the broker's address, for admin keys
     only); 503 when a required part is down."""

@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 
 from prometheus_client import Counter, Histogram
 
+from cameoguard.timestamps import rfc3339
+
 _request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 HTTP_REQUESTS = Counter(
@@ -42,7 +44,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         payload: dict[str, object] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "ts": rfc3339(datetime.fromtimestamp(record.created, UTC)),  # one format: ...Z
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),

@@ -22,8 +22,17 @@ from pydantic_settings import (
 )
 
 
+def default_home() -> Path:
+    """The per-user data folder (on Linux $XDG_DATA_HOME/cameoguard, else
+    ~/.local/share/cameoguard), so the CLI works the same from any folder."""
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("cameoguard", appauthor=False))
+
+
 def _home() -> Path:
-    return Path(os.environ.get("CAMEOGUARD_HOME", "var")).resolve()
+    named = os.environ.get("CAMEOGUARD_HOME")
+    return Path(named).resolve() if named else default_home()
 
 
 def _config_file() -> Path | None:
@@ -61,7 +70,13 @@ class _TomlSource(PydanticBaseSettingsSource):
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CAMEOGUARD_", extra="ignore")
 
-    home: Path = Field(default_factory=_home, description="Folder for the embedded defaults' state")
+    home: Path = Field(
+        default_factory=_home,
+        description=(
+            "Folder for the embedded defaults' state (default: the per-user data folder,"
+            " ~/.local/share/cameoguard on Linux)"
+        ),
+    )
     database_url: str = Field(
         default="",
         description="SQLAlchemy URL; empty means SQLite at $CAMEOGUARD_HOME/cameoguard.db",
@@ -136,6 +151,21 @@ class Settings(BaseSettings):
         description="Serve /metrics on this port instead of the API's (keep it off the internet)",
     )
     metrics_host: str = Field("127.0.0.1", description="Where the separate metrics port listens")
+    worker_metrics_port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description=(
+            "A worker serves its Prometheus /metrics on this port (one port per worker process;"
+            " `cameoguard up` gives each worker its own from --metrics-base-port)"
+        ),
+    )
+    worker_heartbeat_s: float = Field(
+        10.0, gt=0, le=60, description="How often a worker writes its heartbeat row"
+    )
+    worker_summary_s: float = Field(
+        60.0, gt=0, description="How often a worker logs its summary (processed, failed, lag)"
+    )
     policy_pack: Path | None = Field(
         default=None, description="Policy pack YAML; empty means policies/default.yaml"
     )

@@ -19,11 +19,26 @@ def accepts_upload(endpoint: Endpoint) -> Endpoint:
     (`max_upload_bytes`) instead of the JSON limit, whatever content type the caller declares.
     Put it under the route decorator."""
     endpoint.accepts_upload = True  # type: ignore[attr-defined]
+    UPLOAD_ENDPOINTS.add(endpoint.__name__)
     return endpoint
 
 
+# The names of the upload endpoints: the OpenAPI document gives them a raw-body request body.
+UPLOAD_ENDPOINTS: set[str] = set()
+
+
 async def spool_body(request: Request, limit: int, directory: Path) -> Path:
-    """Streams the raw request body (a media file) to disk, refusing more than `limit` bytes."""
+    """Streams the raw request body (a media file) to disk, refusing more than `limit` bytes.
+    A multipart form is refused (415) before it is read: its boundary and part headers would be
+    taken for the media and the answer would blame the file's type."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type.startswith("multipart/"):
+        raise ApiError(
+            415,
+            f"send the media file itself as the request body (Content-Type:"
+            f" application/octet-stream), not as a {content_type} form",
+            code="raw_body_expected",
+        )
     path = directory / "upload"
     written = 0
     with path.open("wb") as fh:

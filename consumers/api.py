@@ -21,6 +21,7 @@ from cameoguard.deps import require_scope, short_session
 from cameoguard.errors import ApiError
 from cameoguard.settings import get_settings
 from cameoguard.uploads import accepts_upload, spool_body
+from consumers import webhooks
 from consumers.feed_policy import feed_policy, signals_of
 from consumers.items import ItemView, item_view, publish, review_snapshot
 from consumers.tables import FeedDecision, FeedItem
@@ -247,3 +248,63 @@ def get_appeal(appeal_id: str, principal: Principal = Depends(platform)) -> Appe
         if status is None or (tenant is not None and (item is None or item.tenant != tenant)):
             raise ApiError(404, f"no appeal {appeal_id}", code="unknown_appeal")
     return status
+
+
+admin_or_platform = require_scope(Scope.admin, Scope.platform)
+
+
+class WebhookRequest(BaseModel):
+    url: str = Field(min_length=8, max_length=2000, description="http(s) URL that receives POSTs")
+    topics: list[str] = Field(
+        default_factory=list,
+        max_length=50,
+        description="Outbox topics to receive (e.g. content.decisions, consent.revoked); empty:"
+        " every topic, including ones added later",
+    )
+
+
+class WebhookView(BaseModel):
+    id: str
+    url: str
+    topics: list[str]
+    tenant: str | None
+
+
+class WebhookCreated(WebhookView):
+    secret: str = Field(
+        description="HMAC-SHA256 key of X-Cameoguard-Signature (t=<unix>,v1=<hex of"
+        ' "<t>.<body>">); shown once'
+    )
+
+
+@router.post("/v1/webhooks", status_code=201, response_model=WebhookCreated, tags=["webhooks"])
+def create_webhook(
+    body: WebhookRequest, principal: Principal = Depends(admin_or_platform)
+) -> WebhookCreated:
+    """Registers a URL for outbox events from now on: signed, retried with backoff, at least
+    once, with an `Idempotency-Key` header per event."""
+    sub = webhooks.subscribe(
+        body.url, body.topics, tenant=principal.data_tenant, actor=principal.actor
+    )
+    return WebhookCreated(
+        id=sub.id, url=sub.url, topics=sub.topics, tenant=sub.tenant,
+        secret=webhooks.secret_of(sub.id),
+    )  # fmt: skip
+
+
+@router.get("/v1/webhooks", response_model=list[WebhookView], tags=["webhooks"])
+def list_webhooks(principal: Principal = Depends(admin_or_platform)) -> list[WebhookView]:
+    """The active webhooks (of the key's tenant for a tenant-bound key)."""
+    return [
+        WebhookView(id=s.id, url=s.url, topics=s.topics, tenant=s.tenant)
+        for s in webhooks.subscriptions(principal.data_tenant)
+    ]
+
+
+@router.delete("/v1/webhooks/{webhook_id}", response_model=WebhookView, tags=["webhooks"])
+def delete_webhook(
+    webhook_id: str, principal: Principal = Depends(admin_or_platform)
+) -> WebhookView:
+    """Stops a webhook at once: its pending deliveries are cancelled."""
+    sub = webhooks.unsubscribe(webhook_id, tenant=principal.data_tenant, actor=principal.actor)
+    return WebhookView(id=sub.id, url=sub.url, topics=sub.topics, tenant=sub.tenant)

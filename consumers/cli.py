@@ -26,6 +26,7 @@ def relay(
     """Publish the outbox to Kafka until SIGTERM/SIGINT (which finishes the batch in hand)."""
     from kafka.errors import KafkaError
 
+    from cameoguard.heartbeats import start_pulse
     from cameoguard.settings import get_settings
     from consumers.relay import OutboxRelay, make_producer, pending_count, wait_until_drained
     from consumers.runner import run_until_stopped
@@ -51,7 +52,9 @@ def relay(
         err.print(f"published {worker.published}, dead-lettered {worker.dead_lettered}")
         raise typer.Exit(0 if drained else 1)
     err.print(f"relay publishing the outbox to {servers}; {pending_count()} pending")
+    pulse = start_pulse("relay", lambda: (worker.published, worker.dead_lettered, pending_count()))
     finished = run_until_stopped(worker.run, threading.Event(), grace_s=STOP_GRACE_S)
+    pulse.stop()
     worker.close()
     err.print(
         f"relay stopped{'' if finished else ' (abandoned a round the broker did not answer)'}: "
@@ -64,8 +67,15 @@ BootstrapOpt = typer.Option(None, help="Kafka bootstrap servers (default: settin
 
 
 def run_worker(
-    group: str, topics: list[str], handler: Handler, bootstrap: str | None, label: str
+    group: str,
+    topics: list[str],
+    handler: Handler,
+    bootstrap: str | None,
+    label: str,
+    kind: str,
 ) -> None:
+    """Consumes until SIGTERM/SIGINT; `kind` names the worker in heartbeats and /readyz."""
+    from cameoguard.heartbeats import start_pulse
     from cameoguard.settings import get_settings
     from consumers.runner import Worker, WorkerConfig, describe, run_until_stopped
 
@@ -79,7 +89,9 @@ def run_worker(
     )
     worker = Worker(config, handler)
     err.print(f"{label} consuming {', '.join(config.topics)} from {config.bootstrap}")
+    pulse = start_pulse(kind, lambda: (worker.handled, worker.dead_lettered, worker.lag))
     finished = run_until_stopped(lambda _: worker.run(), worker.stop, grace_s=STOP_GRACE_S)
+    pulse.stop()
     err.print(
         f"{label} stopped{'' if finished else ' (abandoned its message)'}: {describe(worker)}"
     )
@@ -114,4 +126,23 @@ def score(
         scoring_handler(signals, tools),
         bootstrap,
         f"{name} scoring worker",
+        f"score:{name}",
+    )
+
+
+@worker_app.command("webhooks")
+def webhooks_worker() -> None:
+    """Deliver outbox events to the registered webhooks until SIGTERM/SIGINT: HMAC-signed,
+    retried with exponential backoff, at least once (Idempotency-Key: evt_<id>)."""
+    from cameoguard.heartbeats import start_pulse
+    from consumers.runner import run_until_stopped
+    from consumers.webhooks import WebhookSender, pending_deliveries
+
+    sender = WebhookSender()
+    err.print("webhook sender delivering the outbox to the registered URLs")
+    pulse = start_pulse("webhooks", lambda: (sender.delivered, sender.failed, pending_deliveries()))
+    run_until_stopped(sender.run, threading.Event(), grace_s=STOP_GRACE_S)
+    pulse.stop()
+    err.print(
+        f"webhook sender stopped: delivered {sender.delivered}, failed attempts {sender.failed}"
     )

@@ -71,6 +71,7 @@ class Worker:
         self.handled = 0
         self.dead_lettered = 0
         self.reconnects = 0
+        self.lag: int | None = None
         self._consumer: KafkaConsumer | None = None
         self._producer: KafkaProducer | None = None
 
@@ -133,6 +134,11 @@ class Worker:
                 log.warning("handler failed, retrying", extra={"attempt": attempt})
                 self.stop.wait(self.config.backoff_s * 2 ** (attempt - 1))
         self.handled += 1
+        log.debug(
+            "handled",
+            extra={"group": self.config.group, "topic": topic, "offset": record.offset,
+                   "ms": round((time.perf_counter() - started) * 1000, 1)},
+        )  # fmt: skip
         MESSAGES.labels(self.config.group, "ok").inc()
         LATENCY.labels(self.config.group).observe(time.perf_counter() - started)
 
@@ -149,6 +155,7 @@ class Worker:
         ends = self._consumer.end_offsets(list(assigned))
         lag = sum(max(0, ends[p] - (self._consumer.position(p) or 0)) for p in assigned)
         LAG.labels(self.config.group).set(lag)
+        self.lag = lag
 
     def run(self, max_backoff_s: float = 10.0) -> None:
         """Until `stop` is set. Each record is handled, then its offset committed."""

@@ -17,12 +17,13 @@ from cameoguard.auth.principal import Principal, Scope
 from cameoguard.cost import run_costly
 from cameoguard.deps import VIDEO_RESPONSE, require_scope, short_session
 from cameoguard.errors import ApiError
+from cameoguard.heartbeats import last_seen_age
 from cameoguard.settings import get_settings
 from cameoguard.uploads import accepts_upload, spool_body
 from generator.backends import ASPECTS
 from generator.jobs import JobRequest, JobView, job_view, submit
 from generator.tables import GenerationJob
-from safety.consent.cameos import known_cameos
+from safety.consent.cameos import consent_withdrawn, known_cameos
 from safety.media import MediaError, estimate_work, load_media
 
 router = APIRouter(tags=["generation"])
@@ -60,6 +61,21 @@ class ReferenceStored(BaseModel):
 
 class GenerationAccepted(JobView):
     created: bool = Field(description="False when the idempotency key returned an earlier job")
+
+
+GENERATOR_UNSEEN_S = 60.0
+
+
+def generator_warning() -> str | None:
+    """A warning when no generator worker has beaten for a minute: queued jobs wait for one."""
+    age = last_seen_age("generator")
+    if age is not None and age <= GENERATOR_UNSEEN_S:
+        return None
+    since = "ever" if age is None else f"for {age:.0f} s"
+    return (
+        f"no generator worker seen {since}: the job stays queued until one runs"
+        " (`cameoguard worker generator`, or `cameoguard up` for everything)"
+    )
 
 
 @router.post("/v1/generations/references", status_code=201, response_model=ReferenceStored)
@@ -134,7 +150,15 @@ def create_generation(
             raise ApiError(422, f"unknown cameos {unknown}", code="unknown_cameo")
         job, created = submit(session, request, actor=principal.actor)
         session.flush()
-        return GenerationAccepted(**job_view(job).model_dump(), created=created)
+        view = job_view(job)
+    return GenerationAccepted(**_warned(view).model_dump(), created=created)
+
+
+def _warned(view: JobView) -> JobView:
+    """The job, with a warning while it is queued and no generator worker runs."""
+    if view.state == "queued":
+        view.warning = generator_warning()
+    return view
 
 
 def _job(session: Any, generation_id: str, principal: Principal) -> GenerationJob:
@@ -151,19 +175,29 @@ def get_generation(generation_id: str, principal: Principal = Depends(platform))
     """The job's state, each step with its outcome, timing and details, and the media link
     when done."""
     with short_session() as session:
-        return job_view(_job(session, generation_id, principal))
+        view = job_view(_job(session, generation_id, principal))
+    return _warned(view)
 
 
 @router.get(
     "/v1/generations/{generation_id}/media", response_class=FileResponse, responses=VIDEO_RESPONSE
 )
 def generation_media(generation_id: str, principal: Principal = Depends(platform)) -> FileResponse:
-    """The marked and signed MP4 of a finished generation."""
+    """The marked and signed MP4 of a finished generation; 410 once consent for any of its
+    cameos is withdrawn (revoked, suspended or deleted)."""
     with short_session() as session:
         job = _job(session, generation_id, principal)
         if job.state != "done" or not job.output_location:
             raise ApiError(409, f"the generation is {job.state}, not done", code="not_done")
-        location = job.output_location
+        location, cameo_ids = job.output_location, list(job.cameo_ids or [])
+    withdrawn = consent_withdrawn(cameo_ids)
+    if withdrawn:
+        raise ApiError(
+            410,
+            "consent for a cameo in this generation was withdrawn: its media is no longer served",
+            code="consent_withdrawn",
+            details={"cameos": withdrawn},
+        )
     try:
         path = media_store.resolve(location)
     except (media_store.MediaLocationError, FileNotFoundError) as exc:

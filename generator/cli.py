@@ -9,6 +9,7 @@ import shutil
 import signal
 import tempfile
 import threading
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -154,12 +155,16 @@ def generator_worker(
     until_idle: bool = typer.Option(False, "--until-idle", help="Exit when the queue is empty"),
 ) -> None:
     """Run queued generations until SIGTERM/SIGINT (the job in hand finishes first)."""
-    from generator.worker import work
+    from cameoguard.heartbeats import start_pulse
+    from generator.worker import queued_jobs, work
 
     tools = _Tools.make()
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     err.print(f"generation worker running ({tools.backend.name})")
-    done = work(stop, tools, until_idle=until_idle)
+    counts: Counter[str] = Counter()
+    pulse = start_pulse("generator", lambda: (counts["processed"], counts["failed"], queued_jobs()))
+    done = work(stop, tools, until_idle=until_idle, counts=counts)
+    pulse.stop()
     err.print(f"generation worker stopped after {done} jobs")

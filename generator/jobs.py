@@ -260,6 +260,9 @@ class JobView(BaseModel):
     attempts: int
     created_at: Timestamp
     finished_at: Timestamp | None
+    warning: str | None = Field(
+        None, description="While queued: set when no generator worker was seen lately"
+    )
 
 
 def job_view(job: GenerationJob) -> JobView:

@@ -7,6 +7,7 @@ import logging
 import os
 import socket
 import threading
+from collections import Counter
 
 from cameoguard.settings import get_settings
 from generator.backends import make_backend
@@ -45,6 +46,7 @@ def work(
     name: str | None = None,
     poll_seconds: float = 1.0,
     until_idle: bool = False,
+    counts: Counter[str] | None = None,
 ) -> int:
     """Runs jobs until `stop` is set (or, with `until_idle`, until the queue is empty); returns
     how many jobs it ran. A SIGTERM handler that sets `stop` lets the job in hand finish."""
@@ -62,4 +64,25 @@ def work(
         state = run_job(job, tools, me)
         log.info("generation finished", extra={"generation_id": job.id, "state": state})
         done += 1
+        if counts is not None:
+            counts["processed"] += 1
+            counts["failed"] += state == "failed"
     return done
+
+
+def queued_jobs() -> int:
+    """Jobs waiting for a worker: the generator's lag."""
+    from sqlalchemy import func, select
+
+    from cameoguard.db import session_scope
+    from generator.tables import GenerationJob
+
+    with session_scope() as session:
+        return int(
+            session.scalar(
+                select(func.count())
+                .select_from(GenerationJob)
+                .where(GenerationJob.state == "queued")
+            )
+            or 0
+        )

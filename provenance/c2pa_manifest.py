@@ -29,6 +29,15 @@ MIME_BY_SUFFIX = {
     ".png": "image/png",
     ".wav": "audio/wav",
     ".webp": "image/webp",
+    ".mp3": "audio/mpeg",
+    ".mov": "video/quicktime",
+    ".pdf": "application/pdf",
+    ".gif": "image/gif",
+    ".tif": "image/tiff",
+    ".tiff": "image/tiff",
+    ".avif": "image/avif",
+    ".heic": "image/heic",
+    ".flac": "audio/flac",
 }
 
 
@@ -129,7 +138,9 @@ def sign_file(source: Path, dest: Path, claim: GenerationClaim, material: Signin
 @dataclass
 class C2paReport:
     present: bool
-    state: str | None = None  # exactly the library's validation_state: Trusted, Valid, Invalid
+    # exactly the library's validation_state: Trusted, Valid, Invalid; or "unsupported" (a format
+    # the library does not read)
+    state: str | None = None
     status_codes: list[str] = field(default_factory=list)
     failures: list[dict[str, str]] = field(default_factory=list)
     claim_generator: str | None = None

@@ -19,13 +19,30 @@ def verify(
     file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True),
     as_json: bool = typer.Option(False, "--json", help="Print the whole report as JSON"),
 ) -> None:
-    """Verify a media file's provenance: C2PA manifest, our watermark, the generation record."""
+    """Verify a media file's provenance: C2PA manifest, our watermark, the generation record.
+    Exit 0 when the file was read and its credentials (if any) are intact, 1 when the file is
+    not media this command can read, 2 when its content credentials are Invalid."""
     from provenance.verify import verify_file
 
     report = verify_file(file, full_record=True)
     if as_json:
         typer.echo(json.dumps(report, indent=2, default=str))
-        return
+    else:
+        _print_report(report)
+    status = exit_status(report)
+    if status:
+        raise typer.Exit(status)
+
+
+def exit_status(report: dict) -> int:
+    """1: unreadable (an unknown or unsupported type); 2: a manifest that does not validate."""
+    if report["file"]["type"] is None or report["c2pa"].get("state") == "unsupported":
+        return 1
+    c2pa = report["c2pa"]
+    return 2 if c2pa.get("present") and c2pa.get("state") == "Invalid" else 0
+
+
+def _print_report(report: dict) -> None:
     c2pa, watermark, record = report["c2pa"], report["watermark"], report["record"]
     typer.echo(report["verdict"])
     typer.echo(
@@ -35,6 +52,8 @@ def verify(
         typer.echo(
             f"  c2pa      {c2pa['state']}; codes: {', '.join(c2pa.get('status_codes', [])[:8])}"
         )
+    elif c2pa.get("state") == "unsupported":
+        typer.echo(f"  c2pa      {c2pa.get('error', 'unsupported format')}")
     else:
         typer.echo("  c2pa      no manifest")
     if watermark.get("checked"):
@@ -49,6 +68,12 @@ def verify(
         )
     if record:
         typer.echo(f"  record    generation {record['generation_id']}, {record['created_at']}")
+        consent = record.get("consent", {})
+        if consent.get("state") == "withdrawn":
+            whose = ", ".join(f"{k} {v}" for k, v in consent.get("withdrawn", {}).items())
+            typer.echo(f"  consent   WITHDRAWN for {consent['withdrawn_count']} cameo(s): {whose}")
+        elif consent.get("state"):
+            typer.echo(f"  consent   {consent['state'].replace('_', ' ')}")
 
 
 def dev_ca(

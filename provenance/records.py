@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cameoguard.audit.log import record
+from cameoguard.timestamps import rfc3339
 from provenance.tables import ProvenanceRecord
 
 
@@ -88,7 +89,7 @@ def as_dict(row: ProvenanceRecord, full: bool) -> dict[str, Any]:
     summary: dict[str, Any] = {
         "generation_id": row.generation_id,
         "watermark_id": row.watermark_id,
-        "created_at": row.created_at.isoformat(),
+        "created_at": rfc3339(row.created_at),
         "policy_pack": row.policy_pack,
         "decision": row.decision,
         "generator": row.generator,

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The run command: sets everything up on embedded defaults (SQLite, local Kafka-protocol broker,
-# media folder, development keys in ./var) and serves the API on localhost.
+# media folder, development keys in ./var) and runs everything with `cameoguard up`: the broker,
+# the API on localhost and every worker (relay, signals, reactions, generator), logs prefixed by
+# name. Ctrl-C or SIGTERM stops them all. With CAMEOGUARD_KAFKA_BOOTSTRAP set, no broker starts.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -9,18 +11,6 @@ source scripts/setup.sh
 cameoguard db upgrade
 cameoguard keys dev-ca --if-missing   # the development signing chain; its root is trusted
 
-BROKER_STATE="$CAMEOGUARD_HOME/broker"
-BOOTSTRAP="${CAMEOGUARD_KAFKA_BOOTSTRAP:-127.0.0.1:9092}"
-if [ -z "${CAMEOGUARD_KAFKA_BOOTSTRAP:-}" ]; then
-    if python scripts/local_broker.py start --port "${BOOTSTRAP##*:}" --state-dir "$BROKER_STATE"; then
-        trap 'python scripts/local_broker.py stop --state-dir "$BROKER_STATE"' EXIT
-    else
-        echo "[run] the local broker did not start; serving without it (see /readyz)" >&2
-    fi
-fi
-export CAMEOGUARD_KAFKA_BOOTSTRAP="$BOOTSTRAP"
-
-HOST="${CAMEOGUARD_HOST:-127.0.0.1}"
-PORT="${CAMEOGUARD_PORT:-8000}"
-echo "cameoguard: open http://$HOST:$PORT/docs (API) and http://$HOST:$PORT/readyz; make a key with: .venv/bin/cameoguard keys create --scope admin"
-cameoguard serve --host "$HOST" --port "$PORT"
+BROKER=(--broker)
+[ -n "${CAMEOGUARD_KAFKA_BOOTSTRAP:-}" ] && BROKER=(--no-broker)
+exec cameoguard up "${BROKER[@]}" --host "${CAMEOGUARD_HOST:-127.0.0.1}" --port "${CAMEOGUARD_PORT:-8000}"

@@ -246,6 +246,22 @@ def known_cameos(cameo_ids: list[str], *, tenant: str | None) -> set[str]:
         return set(session.scalars(query))
 
 
+def consent_withdrawn(cameo_ids: list[str]) -> dict[str, str]:
+    """Of these cameos, those whose consent is no longer in force, with why: their status
+    (revoked, suspended...) or `gone` for a cameo that no longer exists. Any tenant: the
+    callers ask about media already made with the cameos."""
+    if not cameo_ids:
+        return {}
+    with session_scope() as session:
+        query = select(Cameo.id, Cameo.status).where(Cameo.id.in_(cameo_ids))
+        states = {cameo_id: status for cameo_id, status in session.execute(query)}
+    return {
+        cameo_id: states.get(cameo_id, "gone")
+        for cameo_id in cameo_ids
+        if states.get(cameo_id) != "active"
+    }
+
+
 def notify_misuse(
     session: Session,
     cameo_id: str,

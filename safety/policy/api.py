@@ -59,19 +59,57 @@ def _no_controls(text: str) -> str:
     return text
 
 
-class ModerationRequest(BaseModel):
-    """The OpenAI moderation request shape."""
+class TextPart(BaseModel):
+    """OpenAI's multi-modal shape for a text input."""
 
     model_config = ConfigDict(extra="forbid")
-    input: Text | Annotated[list[Text], Field(min_length=1, max_length=MAX_INPUTS)]
-    model: StrictStr | None = Field(None, max_length=100, description="Accepted and ignored")
+    type: Literal["text"]
+    text: Text
 
-    @field_validator("input")
-    @classmethod
-    def _clean(cls, value: str | list[str]) -> str | list[str]:
-        for text in [value] if isinstance(value, str) else value:
-            _no_controls(text)
-        return value
+
+class OtherPart(BaseModel):
+    """Any other typed input (`image_url`...): named in a 422 that lists what is supported."""
+
+    model_config = ConfigDict(extra="allow")
+    type: StrictStr = Field(max_length=40)
+
+
+SUPPORTED_INPUTS = 'a string, a list of strings, or a list of {"type": "text", "text": ...} parts'
+
+
+class ModerationRequest(BaseModel):
+    """The OpenAI moderation request shape, and the reader's age group (not in OpenAI's shape:
+    `teen` or `unknown` applies the stricter teen thresholds)."""
+
+    model_config = ConfigDict(extra="forbid")
+    input: (
+        Text
+        | Annotated[
+            list[Annotated[Text | TextPart | OtherPart, Field(union_mode="left_to_right")]],
+            Field(min_length=1, max_length=MAX_INPUTS),
+        ]
+    )
+    model: StrictStr | None = Field(None, max_length=100, description="Accepted and ignored")
+    age_group: Literal["adult", "teen", "unknown"] = Field(
+        "adult", description="Who will read the text: teen and unknown use the teen thresholds"
+    )
+
+    def texts(self) -> list[str]:
+        """The texts to check, in order; an input of another type is a 422 naming it."""
+        if isinstance(self.input, str):
+            return [_no_controls(self.input)]
+        texts = []
+        for part in self.input:
+            if isinstance(part, OtherPart):
+                raise ApiError(
+                    422,
+                    f"input type {part.type!r} is not supported here; send {SUPPORTED_INPUTS}"
+                    " (images and video: POST /v1/checks/likeness)",
+                    code="unsupported_input_type",
+                    details={"supported_input_types": ["text"]},
+                )
+            texts.append(_no_controls(part if isinstance(part, str) else part.text))
+        return texts
 
 
 class SupportOut(BaseModel):
@@ -197,9 +235,14 @@ async def moderations(
     body: ModerationRequest, principal: Principal = Depends(platform)
 ) -> ModerationResponse:
     """OpenAI-compatible moderation of captions and comments (`purpose` caption: checks that only
-    concern generation prompts, such as named real people, do not apply)."""
-    texts = [body.input] if isinstance(body.input, str) else body.input
-    decisions = await _decide(texts, CheckContext(purpose="caption"), "moderations", principal)
+    concern generation prompts, such as named real people, do not apply). `age_group` teen (or
+    unknown) applies the teen thresholds; text parts are read, other input types are a 422."""
+    try:
+        texts = body.texts()
+    except ValueError as exc:
+        raise ApiError(422, str(exc), code="invalid_text") from exc
+    context = CheckContext(purpose="caption", age_group=body.age_group)
+    decisions = await _decide(texts, context, "moderations", principal)
     return ModerationResponse(
         id=f"modr-{uuid.uuid4().hex}",
         model=f"cameoguard-{decisions[0].model}",

@@ -88,35 +88,38 @@ def _moderate_jsonl(context: CheckContext) -> None:
         task = progress.add_task("moderate", total=len(lines))
         for start in range(0, len(lines), BATCH):
             chunk = lines[start : start + BATCH]
-            parsed: list[tuple[Any, str | None, str | None]] = []  # (id, text, error)
+            # (line number, the caller's id or None, text, error); results are matched by line,
+            # never by id: ids are the caller's and may repeat.
+            parsed: list[tuple[int, Any, str | None, str | None]] = []
             for offset, line in enumerate(chunk):
-                ident: Any = start + offset
+                number, ident = start + offset + 1, None
                 try:
                     obj = json.loads(line)
                     if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
+                        ident = obj.get("id") if isinstance(obj, dict) else None
                         raise ValueError("each line must be an object with a string `text`")
-                    ident = obj.get("id", ident)
-                    parsed.append((ident, obj["text"], None))
+                    ident = obj.get("id")
+                    parsed.append((number, ident, obj["text"], None))
                 except (ValueError, json.JSONDecodeError) as exc:
-                    parsed.append((ident, None, str(exc)))
-            good = [(i, t) for i, t, e in parsed if t is not None and e is None]
+                    parsed.append((number, ident, None, str(exc)))
+            good = [(n, t) for n, _i, t, e in parsed if t is not None and e is None]
             decisions: dict[int, Decision | str] = {}
             try:
                 results = engine.check_many([t for _, t in good], context)
-                for (i, _), decision in zip(good, results, strict=True):
-                    decisions[id(i)] = decision
+                for (n, _), decision in zip(good, results, strict=True):
+                    decisions[n] = decision
             except InvalidText:
-                for i, t in good:  # one bad text in the batch: check one by one
+                for n, t in good:  # one bad text in the batch: check one by one
                     try:
-                        decisions[id(i)] = engine.check(t, context)
+                        decisions[n] = engine.check(t, context)
                     except InvalidText as exc:
-                        decisions[id(i)] = str(exc)
-            for ident, _text, error in parsed:
-                result = decisions.get(id(ident)) if error is None else error
+                        decisions[n] = str(exc)
+            for number, ident, _text, error in parsed:
+                result = decisions.get(number) if error is None else error
                 if isinstance(result, Decision):
-                    line_out = _result_line(ident, result)
+                    line_out = {"line": number, **_result_line(ident, result)}
                 else:
-                    line_out = {"id": ident, "error": result}
+                    line_out = {"line": number, "id": ident, "error": result}
                 out.write(json.dumps(line_out, ensure_ascii=False) + "\n")
             progress.advance(task, len(chunk))
     out.flush()

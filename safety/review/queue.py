@@ -72,6 +72,8 @@ def claim_next(session: Session, principal: Principal, policy: ReviewPolicy) -> 
         .order_by(*_priority_order())
         .limit(CANDIDATES)
     ).all()
+    # A case this reviewer skipped comes after every other case they may take (stable sort).
+    candidates = sorted(candidates, key=lambda case: principal.key_id in (case.skipped_by or []))
     for case in candidates:
         if principal.key_id in (case.excluded_reviewers or []):
             continue
@@ -140,17 +142,21 @@ def holding(
 def release(
     session: Session, case_id: str, principal: Principal, policy: ReviewPolicy
 ) -> ReviewCase:
-    """Gives the case back; it is routed again from its signals on the way."""
+    """Gives the case back (a skip); it is routed again from its signals on the way, and comes
+    after the other cases the next time this reviewer claims."""
     case = holding(session, case_id, principal, policy)
     case.status, case.claimed_by, case.lease_expires_at = "open", None, None
     case.claim_version += 1
+    if principal.key_id not in (case.skipped_by or []):
+        case.skipped_by = [*(case.skipped_by or []), principal.key_id]
     place_again(session, case, policy, why="released")
     record(
         session,
         actor=principal.actor,
         action="review.release",
         subject=f"case:{case.id}",
-        reason=f"given back to the queue {case.queue}",
+        reason=f"skipped: given back to the queue {case.queue}, behind the others for this"
+        " reviewer",
     )
     return case
 

@@ -39,6 +39,8 @@ class ReviewCase(Base):
     snapshot: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     report_count: Mapped[int] = mapped_column(Integer, default=0)
     excluded_reviewers: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Reviewers who released (skipped) it: it comes after the others when they claim.
+    skipped_by: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     appeal_of: Mapped[str | None] = mapped_column(String(40), nullable=True)
     claimed_by: Mapped[str | None] = mapped_column(String(40), nullable=True)
     lease_expires_at: Mapped[datetime | None] = mapped_column(

@@ -40,7 +40,8 @@ def test_readyz_reports_each_part(client: TestClient, monkeypatch: pytest.Monkey
     admin = make_key("admin")
     response = client.get("/readyz", headers=auth(admin))
     body = response.json()
-    assert set(body["parts"]) == {"database", "broker", "models"}
+    assert set(body["parts"]) == {"database", "broker", "models", "workers"}
+    assert body["parts"]["workers"]["required"] is False  # no worker runs here: reported only
     assert body["parts"]["database"]["ok"] is True
     assert body["parts"]["database"]["required"] is True
     # The broker is down here; by default it is reported but not required.

@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from generator.pipeline import Tools
+from provenance.verify import verify_file
 from tests.consent.conftest import FACES
 from tests.generator.conftest import enroll, job, run_queue, submit
 
@@ -37,6 +38,23 @@ def test_a_consented_cameo_is_composited_and_recognised(
     assert matched == {cameo: "granted"}
     usages = client.get(f"/v1/cameos/{cameo}/usages", params={"owner_id": "ana"}, headers=platform)
     assert [g["generation_id"] for g in usages.json()["generations"]] == [created["generation_id"]]
+
+    # Once the owner revokes the cameo, its media is no longer served and verify says so.
+    media = client.get(f"/v1/generations/{created['generation_id']}/media", headers=platform)
+    assert media.status_code == 200
+    clip = tmp_path / "downloaded.mp4"
+    clip.write_bytes(media.content)
+    before = verify_file(clip, full_record=True, thorough=False)
+    assert before["record"]["consent"] == {"state": "in_force"}
+    revoked = client.delete(f"/v1/cameos/{cameo}", params={"owner_id": "ana"}, headers=platform)
+    assert revoked.status_code == 200, revoked.text
+    gone = client.get(f"/v1/generations/{created['generation_id']}/media", headers=platform)
+    assert gone.status_code == 410 and gone.json()["error"]["code"] == "consent_withdrawn"
+    after = verify_file(clip, full_record=True, thorough=False)
+    assert after["record"]["consent"]["withdrawn"] == {cameo: "revoked"}
+    assert "WITHDRAWN" in after["verdict"]
+    for_platform = verify_file(clip, full_record=False, thorough=False)["record"]["consent"]
+    assert for_platform == {"state": "withdrawn", "withdrawn_count": 1}
 
 
 @pytest.mark.slow

@@ -234,3 +234,31 @@ def test_an_audit_write_that_never_commits_fails_the_check(
     )
     assert response.status_code == 503, response.text
     assert response.json()["error"]["code"] == "database_unavailable"
+
+
+def test_moderations_take_the_readers_age_group_and_openai_text_parts(
+    client: TestClient, platform_key: str
+) -> None:
+    text = "a bloody fight scene with knives"
+    adult = client.post("/v1/moderations", json={"input": text}, headers=auth(platform_key))
+    teen = client.post(
+        "/v1/moderations", json={"input": text, "age_group": "teen"}, headers=auth(platform_key)
+    )
+    assert adult.status_code == teen.status_code == 200, teen.text
+    assert adult.json()["results"][0]["flagged"] is False
+    assert teen.json()["results"][0]["flagged"] is True  # the teen thresholds
+    parts = {"input": [{"type": "text", "text": text}, "a cat on a mat"], "age_group": "teen"}
+    both = client.post("/v1/moderations", json=parts, headers=auth(platform_key))
+    assert [r["flagged"] for r in both.json()["results"]] == [True, False]
+
+
+def test_moderations_name_the_supported_input_types_for_an_image(
+    client: TestClient, platform_key: str
+) -> None:
+    image = {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}
+    body = {"input": [{"type": "text", "text": "hello"}, image]}
+    response = client.post("/v1/moderations", json=body, headers=auth(platform_key))
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "unsupported_input_type" and "'image_url'" in error["message"]
+    assert error["details"] == {"supported_input_types": ["text"]}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -160,3 +161,47 @@ def test_unrelated_video_matches_no_fingerprint(
     assert report["fingerprint"]["checked"] is True
     assert report["fingerprint"]["match"] is False
     assert report["record"] is None
+
+
+def test_cli_verify_exits_non_zero_for_invalid_or_unreadable(
+    client: TestClient, signed: Path, tmp_path: Path
+) -> None:
+    runner = CliRunner()
+    text = tmp_path / "notes.txt"
+    text.write_bytes(b"just some text, not media")
+    unreadable = runner.invoke(app, ["verify", str(text)])
+    assert unreadable.exit_code == 1, unreadable.output
+    data = bytearray(signed.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 64] = bytes(b ^ 0xFF for b in data[middle : middle + 64])
+    tampered = tmp_path / "tampered.mp4"
+    tampered.write_bytes(bytes(data))
+    invalid = runner.invoke(app, ["verify", str(tampered), "--json"])
+    assert '"state": "Invalid"' in invalid.stdout
+    assert invalid.exit_code == 2, invalid.output
+
+
+def test_cli_verify_shows_the_finding_marks_score(client: TestClient, signed: Path) -> None:
+    result = CliRunner().invoke(app, ["verify", str(signed), "--json"])
+    report = json.loads(result.stdout)
+    shown = CliRunner().invoke(app, ["verify", str(signed)]).stdout
+    line = next(row for row in shown.splitlines() if row.strip().startswith("watermark"))
+    finder = "video" if "video" in report["watermark"]["found_in"] else "audio"
+    z = report["watermark"]["confidence"]["sync_z"]
+    assert f"in {' and '.join(report['watermark']['found_in'])}" in line and str(z) in line
+    if finder == "audio":
+        assert z == report["watermark"]["audio"]["sync_z"]
+
+
+def test_a_multipart_upload_is_refused_with_a_hint_to_send_raw_bytes(
+    client: TestClient, signed: Path
+) -> None:
+    response = client.post(
+        "/v1/provenance/verify",
+        files={"file": ("clip.mp4", signed.read_bytes(), "video/mp4")},
+        headers=auth(make_key("auditor")),
+    )
+    assert response.status_code == 415, response.text
+    error = response.json()["error"]
+    assert error["code"] == "raw_body_expected"
+    assert "application/octet-stream" in error["message"]

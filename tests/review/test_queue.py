@@ -9,6 +9,7 @@ from datetime import timedelta
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
+from cameoguard.audit.tables import AuditEntry
 from cameoguard.contracts import CONTENT_DECISIONS
 from cameoguard.db import session_scope, utcnow
 from cameoguard.events import OutboxEvent
@@ -157,6 +158,29 @@ def test_two_reviewers_never_hold_one_case_and_leases_expire(
         assert session.scalar(select(ReviewDecision.id)) is None  # nothing was decided
     released = client.post(f"/v1/review/cases/{case['case_id']}/release", headers=auth(second))
     assert released.status_code == 200 and released.json()["status"] == "open"
+
+
+def test_a_released_case_goes_behind_the_others_for_that_reviewer(
+    client: TestClient, platform_key: str, clip_bytes: bytes
+) -> None:
+    flagged_item(client, platform_key, clip_bytes, "it_skip_a", harassment=0.7)
+    flagged_item(client, platform_key, clip_bytes, "it_skip_b", harassment=0.6)
+    reviewer, other = make_key("reviewer", name="skipper"), make_key("reviewer", name="other")
+    first = _claim(client, reviewer)
+    assert first is not None
+    skipped = client.post(f"/v1/review/cases/{first['case_id']}/release", headers=auth(reviewer))
+    assert skipped.status_code == 200
+    following = _claim(client, reviewer)
+    assert following is not None and following["case_id"] != first["case_id"]
+    # For another reviewer the skipped case keeps its place at the front.
+    assert _claim(client, other)["case_id"] == first["case_id"]
+    with session_scope() as session:
+        case = session.get(ReviewCase, first["case_id"])
+        assert case is not None and len(case.skipped_by) == 1
+        reasons = session.scalars(
+            select(AuditEntry.reason).where(AuditEntry.action == "review.release")
+        ).all()
+    assert any(reason.startswith("skipped") for reason in reasons)
 
 
 def test_reports_feed_one_case_per_item(

@@ -17,7 +17,7 @@ import uvicorn
 from sqlalchemy import select
 
 from cameoguard.db import session_scope
-from safety.review.tables import ReviewCase
+from safety.review.tables import ReviewCase, ReviewDecision
 from tests.conftest import IN_CI, make_key
 from tests.review.conftest import flagged_item
 
@@ -82,6 +82,7 @@ def test_a_reviewer_works_a_case_in_the_browser(
     platform = make_key("platform", name="platform")
     reviewer = make_key("reviewer", name="Rae Viewer")
     with httpx.Client(base_url=live_server, timeout=30) as client:
+        flagged_item(client, platform, clip_bytes, "it_skipped", harassment=0.7)  # type: ignore[arg-type]
         flagged_item(client, platform, clip_bytes, "it_browser", harassment=0.7)  # type: ignore[arg-type]
 
     wait = WebDriverWait(browser, 20)
@@ -91,15 +92,29 @@ def test_a_reviewer_works_a_case_in_the_browser(
     wait.until(ec.visibility_of_element_located((By.ID, "app")))
     assert "Rae Viewer" in browser.find_element(By.ID, "who").text
     wait.until(
-        ec.text_to_be_present_in_element((By.CSS_SELECTOR, '[data-queue="general"] .open'), "1")
+        ec.text_to_be_present_in_element((By.CSS_SELECTOR, '[data-queue="general"] .open'), "2")
     )
 
     body = browser.find_element(By.TAG_NAME, "body")
-    body.send_keys("n")  # claim the next case
+    body.send_keys("n")  # claim the next case: the more urgent one, which this reviewer skips
+    wait.until(ec.visibility_of_element_located((By.ID, "case")))
+    assert "it_skipped" in browser.find_element(By.ID, "case-id").text
+    body.send_keys("x")
+    wait.until(ec.text_to_be_present_in_element((By.ID, "empty"), "Skipped"))
+    body.send_keys("n")  # the skipped case goes behind the others for this reviewer
     wait.until(ec.visibility_of_element_located((By.ID, "case")))
     assert "it_browser" in browser.find_element(By.ID, "case-id").text
     assert "harassment risk 0.70" in browser.find_element(By.ID, "reasons").text
-    assert "risk" in browser.find_element(By.ID, "scores").text
+    scores = browser.find_element(By.ID, "scores").text
+    assert "Risk" in scores and "70%" in scores  # as a reviewer reads it
+    assert "{" not in scores and "-1" not in scores and "0.700" not in scores
+    browser.set_window_size(1280, 720)  # a laptop screen: the decision buttons are on it
+    for element in ("decide", "reason-code", "release"):
+        assert browser.execute_script(
+            "const r = document.getElementById(arguments[0]).getBoundingClientRect();"
+            "return r.top >= 0 && r.bottom <= window.innerHeight && r.height > 0;",
+            element,
+        ), element
     video = browser.find_element(By.ID, "video")
     wait.until(lambda _: video.get_attribute("src"))  # fetched with the key, as a blob
     assert "blurred" in video.get_attribute("class")
@@ -113,13 +128,20 @@ def test_a_reviewer_works_a_case_in_the_browser(
     browser.save_screenshot(str(tmp_path / "review-page.png"))
 
     body.send_keys("r")  # remove
-    wait.until(lambda d: d.find_element(By.ID, "reason-code").get_attribute("value"))
+    wait.until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, '#reason-code option[value="harassment"]')
+    )
+    assert browser.find_element(By.ID, "reason-code").get_attribute("value") == ""
+    body.send_keys(Keys.ENTER)  # no reason chosen: nothing is decided
+    wait.until(ec.text_to_be_present_in_element((By.ID, "message"), "Choose a reason"))
+    with session_scope() as session:
+        assert session.scalar(select(ReviewDecision.id)) is None
     browser.find_element(By.CSS_SELECTOR, '#reason-code option[value="harassment"]').click()
     browser.find_element(By.ID, "note").send_keys("mocks a classmate")
     browser.find_element(By.ID, "reason-code").send_keys(Keys.ENTER)
     wait.until(ec.text_to_be_present_in_element((By.ID, "empty"), "Decided: remove"))
     wait.until(
-        ec.text_to_be_present_in_element((By.CSS_SELECTOR, '[data-queue="general"] .open'), "0")
+        ec.text_to_be_present_in_element((By.CSS_SELECTOR, '[data-queue="general"] .open'), "1")
     )
     wait.until(ec.text_to_be_present_in_element((By.ID, "history"), "harassment"))
 

@@ -97,6 +97,22 @@
     }
   }
 
+  // Scores as a reviewer reads them: named signals and measures, percentages, words for
+  // "nothing found" (a negative value), evidence as short sentences (no versions, no JSON).
+  const label = (key) => String(key).replace(/[_.]+/g, " ").replace(/^./, (c) => c.toUpperCase());
+  function readable(key, value) {
+    if (typeof value === "boolean") return value ? "yes" : "no";
+    if (typeof value !== "number") return Array.isArray(value) ? value.map(String).join(", ") : String(value);
+    if (value < 0) return /age/i.test(key) ? "no face" : "not found";
+    if (/age/i.test(key) && value > 1) return `${Math.round(value)} years`;
+    if (value >= 0 && value <= 1) return `${Math.round(value * 100)}%`;
+    return String(Math.round(value * 100) / 100);
+  }
+  function evidenceLine(e) {
+    const parts = Object.entries(e || {}).filter(([k, v]) => k !== "kind" && v !== null && v !== undefined && v !== "")
+      .map(([k, v]) => `${label(k).toLowerCase()}: ${typeof v === "object" && !Array.isArray(v) ? Object.entries(v).map(([a, b]) => `${label(a).toLowerCase()} ${readable(a, b)}`).join(", ") : readable(k, v)}`);
+    return `<li><strong>${esc(label(e.kind || "evidence"))}</strong>${parts.length ? " — " + esc(parts.join("; ")) : ""}</li>`;
+  }
   function scoresHtml(snapshot) {
     const scores = snapshot.scores || {};
     const names = Object.keys(scores);
@@ -104,10 +120,10 @@
     return names.map((name) => {
       const s = scores[name];
       const rows = Object.entries(s.scores || {}).map(([k, v]) =>
-        `<tr><td>${esc(k)}</td><td>${typeof v === "number" ? v.toFixed(3) : esc(v)}</td></tr>`).join("");
-      const evidence = (s.evidence || []).slice(0, 6).map((e) => esc(JSON.stringify(e))).join("\n");
-      return `<h3 class="classifier">${esc(name)} <span class="muted">${esc(s.version)}</span></h3>
-        <table>${rows}</table>${evidence ? `<pre>${evidence}</pre>` : ""}`;
+        `<tr><td>${esc(label(k))}</td><td class="num">${esc(readable(k, v))}</td></tr>`).join("");
+      const evidence = (s.evidence || []).slice(0, 6).map(evidenceLine).join("");
+      return `<h3 class="classifier">${esc(label(name))}</h3>
+        <table>${rows}</table>${evidence ? `<ul class="evidence">${evidence}</ul>` : ""}`;
     }).join("");
   }
 
@@ -163,7 +179,11 @@
     if (!state.case || !state.policy) return;
     state.action = action;
     document.querySelectorAll("[data-action]").forEach((b) => b.classList.toggle("sel", b.dataset.action === action));
-    $("reason-code").innerHTML = state.policy.reason_codes[action].map((code) => `<option value="${esc(code)}">${esc(code)}</option>`).join("");
+    // No reason is pre-selected: a decision is recorded with the reason the reviewer chose
+    // (a lone reason is the only choice there is).
+    const codes = state.policy.reason_codes[action];
+    const prompt = codes.length === 1 ? "" : `<option value="" selected disabled>choose a reason…</option>`;
+    $("reason-code").innerHTML = prompt + codes.map((code) => `<option value="${esc(code)}">${esc(code)}</option>`).join("");
   }
 
   async function claim() {
@@ -179,6 +199,7 @@
   async function decide() {
     if (!state.case) return;
     if (!state.action) { say("Pick a decision first (a, t, r or e)."); return; }
+    if (!$("reason-code").value) { say("Choose a reason for this decision first."); $("reason-code").focus(); return; }
     const body = { action: state.action, reason_code: $("reason-code").value, note: $("note").value };
     try {
       await json("POST", `/v1/review/cases/${encodeURIComponent(state.case.case_id)}/decision`, body);
@@ -195,6 +216,7 @@
     try {
       await json("POST", `/v1/review/cases/${encodeURIComponent(state.case.case_id)}/release`);
       showCase(null);
+      $("empty").textContent = "Skipped: the case goes behind the others for you. Claim the next case.";
     } catch (error) { say(error.message); }
     refreshQueues();
   }
