@@ -34,7 +34,9 @@ class Message(BaseModel):
 class ConsentRevoked(Message):
     cameo_id: str = Field(min_length=1, max_length=40)
     cameo_version: int = Field(ge=1)
-    reason: Literal["revoked", "permissions_changed"]
+    # `suspended`: the cameo's face or voice is a protected person's (checked again when one is
+    # added); its uses are held for review and its jobs cancelled until a reviewer decides.
+    reason: Literal["revoked", "permissions_changed", "suspended"]
     status: Literal["active", "revoked"]
     permission: str
     approved_user_ids: list[str]

@@ -10,10 +10,11 @@ from generator.jobs import cancel_jobs_using
 
 def cancel_jobs_of_revoked_cameo(message: Message) -> None:
     assert isinstance(message, ConsentRevoked)
-    if message.reason != "revoked":
+    if message.reason == "permissions_changed":
         return  # changed permissions are checked again by the job itself before release
     with session_scope(write=True) as session:
-        cancel_jobs_using(session, message.cameo_id, f"cameo {message.cameo_id} was revoked")
+        reason = f"cameo {message.cameo_id} was {message.reason}"
+        cancel_jobs_using(session, message.cameo_id, reason)
 
 
 def reactions() -> list[Reaction]:
