@@ -7,12 +7,17 @@ from cameoguard.contracts import Reaction
 from consumers import aggregator
 from consumers.feed_policy import feed_policy
 from generator import reactions as generator_reactions
+from rights import notify as rights_notify
 
 REACTIONS_GROUP = "reactions"
 
 
 def all_reactions() -> list[Reaction]:
-    return [*aggregator.reactions(feed_policy()), *generator_reactions.reactions()]
+    return [
+        *aggregator.reactions(feed_policy()),
+        *generator_reactions.reactions(),
+        *rights_notify.reactions(),
+    ]
 
 
 def consumer_groups() -> dict[str, list[str]]:

@@ -7,6 +7,7 @@ from cameoguard.db import Base
 from consumers import tables as feed_tables
 from generator import tables as generator_tables
 from provenance import tables as provenance_tables
+from rights import tables as rights_tables
 from safety.consent import tables as consent_tables
 from safety.review import tables as review_tables
 
@@ -20,4 +21,5 @@ __all__ = [
     "generator_tables",
     "provenance_tables",
     "review_tables",
+    "rights_tables",
 ]

@@ -164,6 +164,8 @@ def generation_media(generation_id: str, principal: Principal = Depends(platform
         if job.state != "done" or not job.output_location:
             raise ApiError(409, f"the generation is {job.state}, not done", code="not_done")
         location = job.output_location
+    if (why := media_store.withheld(location)) is not None:
+        raise ApiError(410, f"the output was taken down: {why}", code="media_withheld")
     try:
         path = media_store.resolve(location)
     except (media_store.MediaLocationError, FileNotFoundError) as exc:

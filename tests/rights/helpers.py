@@ -5,7 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
+from cameoguard.db import session_scope
+from cameoguard.events import OutboxEvent
 from tests.consent.conftest import new_challenge, selfie
 
 
@@ -23,3 +26,12 @@ def enroll_cameo(
         )
     assert response.status_code == 201, response.text
     return response.json()
+
+
+def outbox(topic: str, key: str | None = None) -> list[dict]:
+    """The payloads of the outbox's events of a topic (and key), oldest first."""
+    query = select(OutboxEvent).where(OutboxEvent.topic == topic).order_by(OutboxEvent.id)
+    if key is not None:
+        query = query.where(OutboxEvent.key == key)
+    with session_scope() as session:
+        return [e.payload for e in session.scalars(query)]

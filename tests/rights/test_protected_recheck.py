@@ -13,28 +13,19 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from cameoguard.db import session_scope
-from cameoguard.events import OutboxEvent
 from safety.consent.models import LikenessModels
 from safety.consent.protected import seed_protected_bank
 from safety.consent.tables import Cameo, ProtectedPerson
 from safety.review.tables import ReviewCase
 from tests.conftest import auth, make_key
 from tests.consent.conftest import FACES
-from tests.rights.helpers import enroll_cameo
+from tests.rights.helpers import enroll_cameo, outbox
 
 pytestmark = pytest.mark.slow
 
 
 def _revocations(cameo_id: str) -> list[dict]:
-    with session_scope() as session:
-        return [
-            e.payload
-            for e in session.scalars(
-                select(OutboxEvent).where(
-                    OutboxEvent.topic == "consent.revoked", OutboxEvent.key == cameo_id
-                )
-            )
-        ]
+    return outbox("consent.revoked", cameo_id)
 
 
 def test_adding_a_protected_person_suspends_an_existing_cameo_of_that_face(

@@ -1,5 +1,5 @@
-"""likeness rights after publication: where protected people came from, usages and lineage,
-owners' notification preferences, likeness claims, likeness matches, hash banks
+"""likeness rights after publication: where protected people came from, remix parents, owners'
+takedowns and notification preferences, lineage found by fingerprint, items' fingerprints
 
 Revision ID: 0015
 Revises: 0012
@@ -16,14 +16,85 @@ down_revision = "0012"
 branch_labels = None
 depends_on = None
 
+WHEN = sa.DateTime(timezone=True)
+
 
 def upgrade() -> None:
     with op.batch_alter_table("protected_people") as batch:
         batch.add_column(sa.Column("source", sa.String(200), nullable=True))
         batch.create_index("ix_protected_people_source", ["source"])
+    with op.batch_alter_table("feed_items") as batch:
+        batch.add_column(sa.Column("parent_item_id", sa.String(64), nullable=True))
+        batch.create_index("ix_feed_items_parent_item_id", ["parent_item_id"])
+    op.create_table(
+        "usage_takedowns",
+        sa.Column("id", sa.String(40), primary_key=True),
+        sa.Column("tenant", sa.String(64), nullable=False),
+        sa.Column("cameo_id", sa.String(40), nullable=False),
+        sa.Column("usage", sa.String(120), nullable=False),
+        sa.Column("owner_id", sa.String(200), nullable=False),
+        sa.Column("actor", sa.String(200), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("items", sa.JSON(), nullable=False),
+        sa.Column("generations", sa.JSON(), nullable=False),
+        sa.Column("created_at", WHEN, nullable=False),
+    )
+    for column in ("tenant", "cameo_id", "usage"):
+        op.create_index(f"ix_usage_takedowns_{column}", "usage_takedowns", [column])
+    op.create_table(
+        "likeness_notification_prefs",
+        sa.Column("tenant", sa.String(64), primary_key=True),
+        sa.Column("owner_id", sa.String(200), primary_key=True),
+        sa.Column("mode", sa.String(10), nullable=False),
+        sa.Column("updated_at", WHEN, nullable=False),
+    )
+    op.create_table(
+        "likeness_usage_notices",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("tenant", sa.String(64), nullable=False),
+        sa.Column("cameo_id", sa.String(40), nullable=False),
+        sa.Column("owner_id", sa.String(200), nullable=False),
+        sa.Column("usage", sa.String(120), nullable=False),
+        sa.Column("made_by", sa.String(200), nullable=False),
+        sa.Column("mode", sa.String(10), nullable=False),
+        sa.Column("created_at", WHEN, nullable=False),
+        sa.Column("sent_at", WHEN, nullable=True),
+        sa.UniqueConstraint("cameo_id", "usage"),
+    )
+    op.create_index("ix_likeness_usage_notices_cameo_id", "likeness_usage_notices", ["cameo_id"])
+    op.create_index("ix_likeness_usage_notices_owner_id", "likeness_usage_notices", ["owner_id"])
+    op.create_table(
+        "lineage_links",
+        sa.Column("item_id", sa.String(64), primary_key=True),
+        sa.Column("parent_item_id", sa.String(64), nullable=False),
+        sa.Column("found_by", sa.String(20), nullable=False),
+        sa.Column("matched_frames", sa.Integer(), nullable=False),
+        sa.Column("frames", sa.Integer(), nullable=False),
+        sa.Column("created_at", WHEN, nullable=False),
+    )
+    op.create_index("ix_lineage_links_parent_item_id", "lineage_links", ["parent_item_id"])
+    op.create_table(
+        "item_fingerprints",
+        sa.Column("item_id", sa.String(64), primary_key=True),
+        sa.Column("tenant", sa.String(64), nullable=False),
+        sa.Column("hashes", sa.JSON(), nullable=False),
+        sa.Column("created_at", WHEN, nullable=False),
+    )
+    op.create_index("ix_item_fingerprints_tenant", "item_fingerprints", ["tenant"])
 
 
 def downgrade() -> None:
+    for table in (
+        "item_fingerprints",
+        "lineage_links",
+        "likeness_usage_notices",
+        "likeness_notification_prefs",
+        "usage_takedowns",
+    ):
+        op.drop_table(table)
+    with op.batch_alter_table("feed_items") as batch:
+        batch.drop_index("ix_feed_items_parent_item_id")
+        batch.drop_column("parent_item_id")
     with op.batch_alter_table("protected_people") as batch:
         batch.drop_index("ix_protected_people_source")
         batch.drop_column("source")
