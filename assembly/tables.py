@@ -9,6 +9,7 @@ from generator import tables as generator_tables
 from provenance import tables as provenance_tables
 from rights import tables as rights_tables
 from safety.consent import tables as consent_tables
+from safety.policy import named_people as policy_tables
 from safety.review import tables as review_tables
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "event_tables",
     "feed_tables",
     "generator_tables",
+    "policy_tables",
     "provenance_tables",
     "review_tables",
     "rights_tables",

@@ -3,21 +3,29 @@ preferences, remix lineage."""
 
 from __future__ import annotations
 
+import json
 import re
+import tempfile
+from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
+from pydantic import BaseModel, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from cameoguard.auth.principal import Principal, Scope
 from cameoguard.deps import require_scope, short_session
 from cameoguard.errors import ApiError
+from cameoguard.settings import get_settings
+from cameoguard.uploads import accepts_upload, save_upload
 from consumers.tables import FeedItem
-from rights import lineage, notify, usages
+from rights import claims, lineage, notify, usages
+from safety.consent import models as consent_models
 
 router = APIRouter(tags=["rights"])
 platform = require_scope(Scope.platform, Scope.admin)
 reader = require_scope(Scope.platform, Scope.reviewer, Scope.auditor, Scope.admin)
+rights_reviewer = require_scope(Scope.reviewer, Scope.admin)
 ITEM_ID = r"^[A-Za-z0-9_.:-]{1,64}$"
 OwnerId = Annotated[str, Query(min_length=1, max_length=200)]
 
@@ -87,3 +95,90 @@ def item_lineage(item_id: str, principal: Principal = Depends(reader)) -> lineag
         if item is None or (tenant is not None and item.tenant != tenant):
             raise ApiError(404, f"no item {item_id}", code="unknown_item")
         return lineage.lineage(session, item)
+
+
+def _names(raw: str) -> list[str]:
+    raw = raw.strip()
+    if raw.startswith("["):
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise ApiError(422, f"not a JSON array: {exc.msg}") from exc
+        return [str(v) for v in value]
+    return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+@router.post("/v1/likeness/claims", status_code=201, response_model=claims.ClaimView)
+@accepts_upload
+async def submit_claim(
+    person_name: Annotated[str, Form(min_length=2, max_length=200)],
+    claimant_id: Annotated[str, Form(min_length=1, max_length=200)],
+    claimant_role: Annotated[str, Form(description="estate | agent | person")],
+    evidence: Annotated[str, Form(min_length=10, max_length=10_000)],
+    policy: Annotated[str, Form(description="opt_out | opt_in")],
+    files: Annotated[list[UploadFile], File(description="Photos and/or voice clips")],
+    aliases: Annotated[str, Form(description="JSON array or comma list")] = "",
+    licensed_user_ids: Annotated[str, Form(description="opt_in: JSON array or comma list")] = "",
+    deceased: Annotated[bool, Form()] = False,
+    principal: Principal = Depends(platform),
+) -> claims.ClaimView:
+    """A claim over a person's likeness (an estate, an agent, the person), with evidence and
+    photos or voice clips of the person. Pending until a `rights` reviewer decides it: nothing
+    takes effect unverified."""
+    try:
+        request = claims.ClaimRequest(
+            person_name=person_name,
+            aliases=_names(aliases),
+            deceased=deceased,
+            claimant_id=claimant_id,
+            claimant_role=claimant_role,  # type: ignore[arg-type]
+            evidence=evidence,
+            policy=policy,  # type: ignore[arg-type]
+            licensed_user_ids=_names(licensed_user_ids),
+        )
+    except ValidationError as exc:
+        raise ApiError(422, str(exc.errors()[0]["msg"]), code="bad_claim") from exc
+    limit = get_settings().max_upload_bytes
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = []
+        for i, upload in enumerate(files):
+            suffix = Path(upload.filename or "").suffix.lower()
+            suffix = suffix if re.fullmatch(r"\.[a-z0-9]{1,5}", suffix) else ""
+            saved = await save_upload(upload, limit, Path(tmp), f"media{i}")
+            paths.append(saved.rename(saved.with_suffix(suffix)) if suffix else saved)
+        return await run_in_threadpool(
+            claims.submit, request, paths, principal.actor, tenant=principal.data_tenant or ""
+        )
+
+
+@router.get("/v1/likeness/claims", response_model=list[claims.ClaimView])
+def list_claims(
+    status: Annotated[str | None, Query(pattern="^(pending|accepted|rejected)$")] = None,
+    principal: Principal = Depends(rights_reviewer),
+) -> list[claims.ClaimView]:
+    """The claims queue (reviewers with the `rights` role)."""
+    if "rights" not in principal.roles and Scope.admin.value not in principal.scopes:
+        raise ApiError(403, "the claims queue needs the rights role", code="role_required")
+    return claims.list_claims(status)
+
+
+class ClaimDecision(BaseModel):
+    decision: str = Field(pattern="^(accept|reject)$")
+    reason: str = Field(min_length=3, max_length=2000)
+
+
+@router.post("/v1/likeness/claims/{claim_id}/decision", response_model=claims.ClaimView)
+def decide_claim(
+    claim_id: str, body: ClaimDecision, principal: Principal = Depends(rights_reviewer)
+) -> claims.ClaimView:
+    """Accept (the face and voice join the protected bank, suspending existing cameos of them
+    with a case each; the names join the prompt gate's real people) or reject."""
+    accept = body.decision == "accept"
+    return claims.decide(
+        claim_id,
+        accept,
+        body.reason,
+        principal.actor,
+        principal.roles,
+        consent_models.require_models() if accept else None,
+    )

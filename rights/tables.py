@@ -80,3 +80,31 @@ class ItemFingerprint(Base):
     tenant: Mapped[str] = mapped_column(String(64), default="", index=True)
     hashes: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class LikenessClaim(Base):
+    """A claim over a person's likeness by their estate, their agent or themselves: nothing
+    takes effect until a reviewer of the `rights` role accepts it. Accepted, the person's face
+    and voice join the protected bank (`protected_person_id`) and their names the prompt
+    gate's named people; `opt_in` lets the licensed accounts use the likeness."""
+
+    __tablename__ = "likeness_claims"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64), default="", index=True)
+    person_name: Mapped[str] = mapped_column(String(200))
+    aliases: Mapped[list[str]] = mapped_column(JSON, default=list)
+    deceased: Mapped[bool] = mapped_column(default=False)
+    claimant_id: Mapped[str] = mapped_column(String(200))
+    claimant_role: Mapped[str] = mapped_column(String(20))  # estate | agent | person
+    evidence: Mapped[str] = mapped_column(Text)
+    policy: Mapped[str] = mapped_column(String(10))  # opt_out | opt_in
+    licensed_user_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    media_locations: Mapped[list[str]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(10), default="pending", index=True)
+    reviewer: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    decision_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    protected_person_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    effects: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

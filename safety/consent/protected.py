@@ -163,6 +163,7 @@ def add_protected_person(
     media: list[Path],
     actor: str,
     source: str = "api",
+    licensed_user_ids: list[str] | None = None,
 ) -> ProtectedAdded:
     """A public figure's face (from photos) and/or voice (from a clip) for the likeness check."""
     faces, voices = [], []
@@ -207,6 +208,7 @@ def add_protected_person(
             voice_views=voice.views.shape[0] if voice else 1,
             voice_utterances=voice.utterances if voice else 1,
             source=source,
+            licensed_user_ids=sorted(set(licensed_user_ids or [])),
         )
         session.add(row)
         audit(

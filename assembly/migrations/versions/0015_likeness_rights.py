@@ -22,6 +22,9 @@ WHEN = sa.DateTime(timezone=True)
 def upgrade() -> None:
     with op.batch_alter_table("protected_people") as batch:
         batch.add_column(sa.Column("source", sa.String(200), nullable=True))
+        batch.add_column(
+            sa.Column("licensed_user_ids", sa.JSON(), nullable=False, server_default="[]")
+        )
         batch.create_index("ix_protected_people_source", ["source"])
     with op.batch_alter_table("feed_items") as batch:
         batch.add_column(sa.Column("parent_item_id", sa.String(64), nullable=True))
@@ -81,10 +84,43 @@ def upgrade() -> None:
         sa.Column("created_at", WHEN, nullable=False),
     )
     op.create_index("ix_item_fingerprints_tenant", "item_fingerprints", ["tenant"])
+    op.create_table(
+        "likeness_claims",
+        sa.Column("id", sa.String(40), primary_key=True),
+        sa.Column("tenant", sa.String(64), nullable=False),
+        sa.Column("person_name", sa.String(200), nullable=False),
+        sa.Column("aliases", sa.JSON(), nullable=False),
+        sa.Column("deceased", sa.Boolean(), nullable=False),
+        sa.Column("claimant_id", sa.String(200), nullable=False),
+        sa.Column("claimant_role", sa.String(20), nullable=False),
+        sa.Column("evidence", sa.Text(), nullable=False),
+        sa.Column("policy", sa.String(10), nullable=False),
+        sa.Column("licensed_user_ids", sa.JSON(), nullable=False),
+        sa.Column("media_locations", sa.JSON(), nullable=False),
+        sa.Column("status", sa.String(10), nullable=False),
+        sa.Column("reviewer", sa.String(200), nullable=True),
+        sa.Column("decision_reason", sa.Text(), nullable=True),
+        sa.Column("protected_person_id", sa.String(40), nullable=True),
+        sa.Column("effects", sa.JSON(), nullable=False),
+        sa.Column("created_at", WHEN, nullable=False),
+        sa.Column("decided_at", WHEN, nullable=True),
+    )
+    op.create_index("ix_likeness_claims_tenant", "likeness_claims", ["tenant"])
+    op.create_index("ix_likeness_claims_status", "likeness_claims", ["status"])
+    op.create_table(
+        "policy_named_people",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("name", sa.String(200), nullable=False),
+        sa.Column("source", sa.String(200), nullable=False),
+        sa.Column("created_at", WHEN, nullable=False),
+    )
+    op.create_index("ix_policy_named_people_source", "policy_named_people", ["source"])
 
 
 def downgrade() -> None:
     for table in (
+        "policy_named_people",
+        "likeness_claims",
         "item_fingerprints",
         "lineage_links",
         "likeness_usage_notices",
@@ -97,4 +133,5 @@ def downgrade() -> None:
         batch.drop_column("parent_item_id")
     with op.batch_alter_table("protected_people") as batch:
         batch.drop_index("ix_protected_people_source")
+        batch.drop_column("licensed_user_ids")
         batch.drop_column("source")
