@@ -21,6 +21,7 @@ import io
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -30,7 +31,7 @@ from provenance.fingerprint import FingerprintTap, closest, fingerprint_video
 from provenance.marking import mark_file
 from provenance.watermark.audio import detect as detect_audio
 from safety.media import decode_audio, decode_video, default_limits
-from tests.media_factory import make_clip
+from tests.media_factory import make_clip, transcode
 
 ROOT = Path(__file__).resolve().parents[1]
 FACES = ROOT / "tests" / "data" / "faces"
@@ -44,56 +45,9 @@ EVASIONS = (
 )
 
 
-def rewrite(
-    src: Path,
-    dst: Path,
-    *,
-    mirror: bool = False,
-    crop: float = 0.0,
-    place: tuple[float, float] = (1 / 3, 1 / 3),
-    start: float = 0.0,
-    seconds: float | None = None,
-    audio: bool = True,
-    crf: int = 23,
-) -> Path:
-    """A re-upload: decode, optionally mirror, crop (off-centre), cut, drop the sound, H.264."""
-    with av.open(str(src)) as inp, av.open(str(dst), "w", format="mp4") as out:
-        vin = inp.streams.video[0]
-        w0, h0 = vin.codec_context.width, vin.codec_context.height
-        cw, ch = int(w0 * (1 - crop)) // 2 * 2, int(h0 * (1 - crop)) // 2 * 2
-        x0, y0 = int((w0 - cw) * place[0]), int((h0 - ch) * place[1])
-        vout = out.add_stream("libx264", rate=round(float(vin.average_rate or 25)))
-        vout.width, vout.height, vout.pix_fmt = cw, ch, "yuv420p"
-        vout.options = {"crf": str(crf), "preset": "veryfast"}
-        ain = inp.streams.audio[0] if inp.streams.audio and audio else None
-        aout = None
-        if ain is not None:
-            aout = out.add_stream("aac", rate=ain.codec_context.sample_rate)
-            aout.layout = "mono"
-        end = start + seconds if seconds is not None else float("inf")
-        streams = [vin] + ([ain] if ain is not None else [])
-        for packet in inp.demux(*streams):
-            for frame in packet.decode():
-                t = float(frame.time or 0)
-                if t < start - 1e-6 or t >= end:
-                    continue
-                if packet.stream.type == "video":
-                    rgb = frame.to_ndarray(format="rgb24")[y0 : y0 + ch, x0 : x0 + cw]
-                    if mirror:
-                        rgb = rgb[:, ::-1]
-                    image = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
-                    for p in vout.encode(image):
-                        out.mux(p)
-                elif aout is not None:
-                    frame.pts = None
-                    for p in aout.encode(frame):
-                        out.mux(p)
-        for p in vout.encode():
-            out.mux(p)
-        if aout is not None:
-            for p in aout.encode():
-                out.mux(p)
-    return dst
+def rewrite(src: Path, dst: Path, *, crf: int = 23, audio: bool = True, **edits: Any) -> Path:
+    """A re-upload (tests/media_factory.transcode): mirror, crop, cut, drop the sound, H.264."""
+    return transcode(src, dst, crf=crf, keep_audio=audio, **edits)
 
 
 def screenshot(src: Path, at: float, scale: float) -> np.ndarray:
@@ -190,7 +144,7 @@ def run(clips: int, unrelated: int, seconds: float, size: tuple[int, int], key: 
             record = f"{identifier:016x}"
             index[record], ids[record] = fingerprint_video(marked), identifier
             outputs.append((marked, record))
-        for i, (marked, record) in enumerate(outputs):
+        for marked, record in outputs:
             start = float(rng.uniform(0, seconds - 3.0))
             # A crop of 4-12% of each side pair, anywhere (not the placements on record).
             crop = float(rng.uniform(0.04, 0.12))

@@ -114,9 +114,9 @@ def fingerprint_video(
     max_pixels: int | None = None,
     every: float = RECORD_EVERY_S,
 ) -> list[str]:
-    """Hex PDQ hashes of one frame per `every` seconds (an output's record: every 0.25 s), and
-    once a second of its crops (CROP_FRACTIONS); reading stops after `max_seconds` (past `max_pixels` decoded, keyframes
-    only)."""
+    """Hex PDQ hashes of one frame per `every` seconds (an output's record: every 0.25 s) and,
+    once a second, of its crops (CROP_FRACTIONS), in time order; reading stops after
+    `max_seconds` (past `max_pixels` decoded, keyframes only)."""
     from safety.media import decode_video, default_limits
 
     limits = default_limits(math.inf)
