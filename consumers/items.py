@@ -31,7 +31,7 @@ STATE_OF_ACTION = {
 
 
 # Sources whose decisions later automatic ones do not override.
-STICKY = frozenset({"review", "takedown"})
+STICKY = frozenset({"review", "takedown", "hashbank"})
 
 
 class ItemError(Refusal):

@@ -9,7 +9,8 @@ import tempfile
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi import Path as Path_
 from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
@@ -17,15 +18,23 @@ from cameoguard.auth.principal import Principal, Scope
 from cameoguard.deps import require_scope, short_session
 from cameoguard.errors import ApiError
 from cameoguard.settings import get_settings
-from cameoguard.uploads import accepts_upload, save_upload
+from cameoguard.uploads import accepts_upload, save_upload, spool_body
 from consumers.tables import FeedItem
-from rights import claims, lineage, notify, usages
+from rights import claims, hashes, lineage, notify, usages
 from safety.consent import models as consent_models
 
 router = APIRouter(tags=["rights"])
 platform = require_scope(Scope.platform, Scope.admin)
 reader = require_scope(Scope.platform, Scope.reviewer, Scope.auditor, Scope.admin)
 rights_reviewer = require_scope(Scope.reviewer, Scope.admin)
+admin = require_scope(Scope.admin)
+bank_reader = require_scope(Scope.admin, Scope.auditor)
+BANK = r"^[A-Za-z0-9_.-]{1,100}$"
+RAW_BODY = {
+    "requestBody": {
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
+    }
+}
 ITEM_ID = r"^[A-Za-z0-9_.:-]{1,64}$"
 OwnerId = Annotated[str, Query(min_length=1, max_length=200)]
 
@@ -182,3 +191,65 @@ def decide_claim(
         principal.roles,
         consent_models.require_models() if accept else None,
     )
+
+
+@router.post(
+    "/v1/hashes/banks/{name}/import", response_model=hashes.BankImported, openapi_extra=RAW_BODY
+)
+@accepts_upload
+async def import_bank(
+    name: Annotated[str, Path_(pattern=BANK)],
+    request: Request,
+    action: Annotated[str, Query(pattern="^(review|remove|escalate)$")] = "review",
+    negative: bool = False,
+    child_safety: bool = False,
+    default_type: Annotated[str | None, Query(pattern="^(pdq|vpdq)$")] = None,
+    principal: Principal = Depends(admin),
+) -> hashes.BankImported:
+    """Imports an HMA / ThreatExchange file export (the raw body: one `<signal_type> <value>`
+    a line) into the bank, creating it with its action, negative and child-safety flags."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = await spool_body(request, get_settings().max_upload_bytes, Path(tmp))
+        text = path.read_text("utf-8", errors="replace")
+    return await run_in_threadpool(
+        hashes.import_bank,
+        name,
+        text,
+        negative=negative,
+        action=action,  # type: ignore[arg-type]
+        child_safety=child_safety,
+        default_type=default_type,
+        actor=principal.actor,
+    )
+
+
+@router.get("/v1/hashes/banks/{name}/export", response_model=hashes.BankExport)
+def export_bank(
+    name: Annotated[str, Path_(pattern=BANK)], principal: Principal = Depends(bank_reader)
+) -> hashes.BankExport:
+    """The bank in the ThreatExchange file format HMA reads (`content`)."""
+    return hashes.export_bank(name)
+
+
+@router.post("/v1/hashes/match", response_model=hashes.MatchReport, openapi_extra=RAW_BODY)
+@accepts_upload
+async def match_hashes(
+    request: Request,
+    pdq: Annotated[str | None, Query(min_length=64, max_length=80)] = None,
+    item_id: Annotated[str | None, Query(pattern=ITEM_ID)] = None,
+    principal: Principal = Depends(platform),
+) -> hashes.MatchReport:
+    """A media file (the raw body: image or video) or a PDQ hash (`?pdq=`) against every bank:
+    each match with its bank, distance and whether a negative bank suppressed it. With
+    `item_id`, the strongest bank's action is applied to the feed item (a child-safety bank
+    escalates: a case in the child-safety queue, media preserved, a CyberTipline package)."""
+    tenant = principal.data_tenant
+    if pdq is not None:
+        return await run_in_threadpool(
+            hashes.match_media, None, pdq, item_id=item_id, tenant=tenant, actor=principal.actor
+        )
+    with tempfile.TemporaryDirectory() as tmp:
+        path = await spool_body(request, get_settings().max_upload_bytes, Path(tmp))
+        return await run_in_threadpool(
+            hashes.match_media, path, None, item_id=item_id, tenant=tenant, actor=principal.actor
+        )

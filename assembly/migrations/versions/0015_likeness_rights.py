@@ -115,10 +115,30 @@ def upgrade() -> None:
         sa.Column("created_at", WHEN, nullable=False),
     )
     op.create_index("ix_policy_named_people_source", "policy_named_people", ["source"])
+    op.create_table(
+        "hash_banks",
+        sa.Column("name", sa.String(100), primary_key=True),
+        sa.Column("negative", sa.Boolean(), nullable=False),
+        sa.Column("action", sa.String(10), nullable=False),
+        sa.Column("child_safety", sa.Boolean(), nullable=False),
+        sa.Column("created_at", WHEN, nullable=False),
+    )
+    op.create_table(
+        "bank_hashes",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("bank", sa.String(100), nullable=False),
+        sa.Column("signal_type", sa.String(10), nullable=False),
+        sa.Column("value", sa.Text(), nullable=False),
+        sa.Column("content_id", sa.String(200), nullable=True),
+        sa.Column("added_at", WHEN, nullable=False),
+    )
+    op.create_index("ix_bank_hashes_bank", "bank_hashes", ["bank"])
 
 
 def downgrade() -> None:
     for table in (
+        "bank_hashes",
+        "hash_banks",
         "policy_named_people",
         "likeness_claims",
         "item_fingerprints",
