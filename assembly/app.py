@@ -28,6 +28,7 @@ from consumers.api import router as feed_router
 from consumers.items import FeedItemActions
 from generator.api import router as generator_router
 from provenance.api import router as provenance_router
+from rights.api import router as rights_router
 from safety.consent import models as consent_models
 from safety.consent.api import router as consent_router
 from safety.policy import service as policy_service
@@ -191,6 +192,7 @@ def create_app() -> FastAPI:
     app.include_router(generator_router)
     app.include_router(review_router)
     app.include_router(wellbeing_router)
+    app.include_router(rights_router)
     review_metrics.register()
 
     any_scope = require_scope(*Scope)

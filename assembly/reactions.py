@@ -7,6 +7,7 @@ from cameoguard.contracts import Reaction
 from consumers import aggregator
 from consumers.feed_policy import feed_policy
 from generator import reactions as generator_reactions
+from rights import notify as rights_notify
 from wellbeing import rating as wellbeing_rating
 
 REACTIONS_GROUP = "reactions"
@@ -17,6 +18,7 @@ def all_reactions() -> list[Reaction]:
         *aggregator.reactions(feed_policy()),
         *generator_reactions.reactions(),
         *wellbeing_rating.reactions(),
+        *rights_notify.reactions(),
     ]
 
 

@@ -8,7 +8,9 @@ from cameoguard.db import Base
 from consumers import tables as feed_tables
 from generator import tables as generator_tables
 from provenance import tables as provenance_tables
+from rights import tables as rights_tables
 from safety.consent import tables as consent_tables
+from safety.policy import named_people as policy_tables
 from safety.review import tables as review_tables
 from wellbeing import tables as wellbeing_tables
 
@@ -21,7 +23,9 @@ __all__ = [
     "feed_tables",
     "generator_tables",
     "heartbeat_tables",
+    "policy_tables",
     "provenance_tables",
     "review_tables",
+    "rights_tables",
     "wellbeing_tables",
 ]

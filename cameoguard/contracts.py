@@ -17,10 +17,23 @@ CONTENT_PUBLISHED = "content.published"
 CONTENT_SCORES = "content.scores"
 CONTENT_DECISIONS = "content.decisions"
 CONSENT_REVOKED = "consent.revoked"
-TOPICS = (CONTENT_PUBLISHED, CONTENT_SCORES, CONTENT_DECISIONS, CONSENT_REVOKED)
 # Wellbeing events for the platform (delivered to it as webhooks): keyed by the teen's account.
 GUARDIAN_NOTIFICATIONS = "wellbeing.guardian_notifications"
 CRISIS_CASES = "wellbeing.crisis_cases"
+# Likeness rights after publication (rights/): a cameo owner is told of each use of their
+# cameo, and a use the owner took down is announced (the platform's webhook gets both).
+LIKENESS_USED = "likeness.used"
+LIKENESS_TAKEDOWN = "likeness.takedown"
+TOPICS = (
+    CONTENT_PUBLISHED,
+    CONTENT_SCORES,
+    CONTENT_DECISIONS,
+    CONSENT_REVOKED,
+    GUARDIAN_NOTIFICATIONS,
+    CRISIS_CASES,
+    LIKENESS_USED,
+    LIKENESS_TAKEDOWN,
+)
 
 
 def dead_letter_topic(group: str) -> str:
@@ -37,7 +50,9 @@ class Message(BaseModel):
 class ConsentRevoked(Message):
     cameo_id: str = Field(min_length=1, max_length=40)
     cameo_version: int = Field(ge=1)
-    reason: Literal["revoked", "permissions_changed"]
+    # `suspended`: the cameo's face or voice is a protected person's (checked again when one is
+    # added); its uses are held for review and its jobs cancelled until a reviewer decides.
+    reason: Literal["revoked", "permissions_changed", "suspended"]
     status: Literal["active", "revoked"]
     permission: str
     approved_user_ids: list[str]
@@ -63,6 +78,35 @@ class ContentPublished(Message):
     provenance: ProvenanceSummary = Field(default_factory=ProvenanceSummary)
     published_at: datetime
     tenant: str = Field(default="", max_length=64, description="The platform tenant's item")
+    remix_of: str | None = Field(default=None, description="The item this one derives from")
+
+
+class LikenessUsed(Message):
+    """A new use of a cameo (an item that declares it, inherits it from the item it remixes, or
+    a generation with it), for the cameo's owner: `digest` when it sums up a day of uses."""
+
+    cameo_id: str = Field(min_length=1, max_length=40)
+    owner_id: str
+    uses: list[dict[str, str]] = Field(
+        description="Each use: usage (item:<id> | generation:<id>), made_by, state"
+    )
+    digest: bool = False
+    tenant: str = Field(default="", max_length=64)
+    at: datetime
+
+
+class LikenessTakedown(Message):
+    """A use of a cameo taken down by its owner (or by a rights decision), with every item that
+    derives from it: the feed has removed them, their media is no longer served."""
+
+    cameo_id: str = Field(min_length=1, max_length=40)
+    usage: str
+    items: list[str]
+    generations: list[str]
+    by: str
+    reason: str
+    tenant: str = Field(default="", max_length=64)
+    at: datetime
 
 
 class ContentScores(Message):
@@ -85,7 +129,7 @@ class ContentDecision(Message):
     reasons: list[str]
     # Who decided: the aggregator (versions count per item) or a reviewer (versions count the
     # item's review decisions; `case_id` names the case).
-    source: Literal["aggregator", "review"] = "aggregator"
+    source: Literal["aggregator", "review", "takedown"] = "aggregator"
     case_id: str | None = None
     tenant: str = Field(default="", max_length=64, description="The platform tenant's item")
 
@@ -140,6 +184,7 @@ class FeedItemRequest:
     cameo_ids: list[str] = field(default_factory=list)
     provenance: dict[str, Any] = field(default_factory=dict)
     tenant: str = ""
+    remix_of: str | None = None
 
 
 SCHEMAS: dict[str, type[Message]] = {
@@ -149,6 +194,8 @@ SCHEMAS: dict[str, type[Message]] = {
     CONTENT_DECISIONS: ContentDecision,
     GUARDIAN_NOTIFICATIONS: GuardianNotification,
     CRISIS_CASES: CrisisCaseOpened,
+    LIKENESS_USED: LikenessUsed,
+    LIKENESS_TAKEDOWN: LikenessTakedown,
 }
 
 

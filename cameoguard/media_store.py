@@ -63,3 +63,25 @@ def resolve(location: str) -> Path:
     if not path.is_file():
         raise FileNotFoundError(f"media {location!r} not found in the media store")
     return path
+
+
+def _withheld_marker(location: str) -> Path:
+    path = resolve(location)
+    return path.with_name(f".{path.name}.withheld")
+
+
+def withhold(location: str, reason: str) -> None:
+    """Stops serving the media (an owner's takedown): the bytes stay, for evidence and appeals,
+    behind a marker that every route serving media checks (`withheld`)."""
+    marker = _withheld_marker(location)
+    marker.write_text(reason, encoding="utf-8")
+    marker.chmod(0o600)
+
+
+def withheld(location: str) -> str | None:
+    """Why the media is no longer served, or None."""
+    try:
+        marker = _withheld_marker(location)
+    except (MediaLocationError, FileNotFoundError):
+        return None
+    return marker.read_text(encoding="utf-8") if marker.is_file() else None

@@ -212,6 +212,13 @@ class Settings(BaseSettings):
     minor_age_margin: int = Field(7, description="Apparent age below 18 + margin = possible minor")
     enrollment_max_seconds: float = Field(30.0, description="Longest enrollment video")
     likeness_max_seconds: float = Field(600.0, description="Longest media for a likeness check")
+    protected_seed_dir: Path | None = Field(
+        None,
+        description=(
+            "The operator's protected-people folder, seeded into the bank at start: one folder"
+            " per person with photos, voice clips and an optional person.json (README)"
+        ),
+    )
     challenge_ttl_seconds: int = Field(600, description="How long an enrollment phrase is valid")
     max_image_pixels: int = Field(
         25_000_000, ge=1, description="Largest image (pixels) a request may make us decode"

@@ -133,15 +133,70 @@ def aggregate(policy: FeedPolicy, item_id: str) -> FeedDecision | None:
 
 
 def items_using_cameo(session, cameo_id: str) -> list[str]:  # type: ignore[no-untyped-def]
-    """Items any signal saw the cameo in (declared, in our record, or matched). A scan over the
-    scores' `cameos_seen`: fine for the embedded default, an index for large feeds."""
+    """Items any signal saw the cameo in (declared, in our record, or matched), and items that
+    declare it (or inherit it from the item they remix) before any signal scored them. A scan:
+    fine for the embedded default, an index for large feeds."""
     rows = session.execute(select(FeedScore.item_id, FeedScore.cameos_seen)).all()
-    return sorted({item_id for item_id, seen in rows if cameo_id in (seen or [])})
+    found = {item_id for item_id, seen in rows if cameo_id in (seen or [])}
+    declared = session.execute(select(FeedItem.id, FeedItem.cameo_ids)).all()
+    found |= {item_id for item_id, cameos in declared if cameo_id in (cameos or [])}
+    return sorted(found)
+
+
+def record_decision(
+    session,  # type: ignore[no-untyped-def]
+    policy_ref: str,
+    item_id: str,
+    action: str,
+    reasons: list[str],
+    inputs: dict[str, object],
+    *,
+    source: str,
+    priority: int | None = None,
+    signals: list[str] | None = None,
+) -> FeedDecision | None:
+    """A decision that did not come from the scores (a revocation, an owner's takedown): its row
+    keyed by a digest of `inputs` (a replay finds it and changes nothing), its
+    `content.decisions` event, and the item's new state, in the caller's transaction."""
+    digest = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
+    known = session.scalar(
+        select(FeedDecision.id).where(
+            FeedDecision.item_id == item_id, FeedDecision.input_digest == digest
+        )
+    )
+    if known is not None:
+        return None
+    version = 1 + int(
+        session.scalar(select(func.count()).where(FeedDecision.item_id == item_id)) or 0
+    )
+    row = FeedDecision(
+        item_id=item_id,
+        decision_version=version,
+        input_digest=digest,
+        action=action,
+        priority=priority,
+        reasons=reasons,
+        risks={},
+        policy=policy_ref,
+    )
+    session.add(row)
+    event_out = ContentDecision(
+        item_id=item_id,
+        decision_version=version,
+        action=action,  # type: ignore[arg-type]
+        priority=priority,
+        reasons=reasons,
+        source="takedown" if source == "takedown" else "aggregator",
+        tenant=tenant_of(session, item_id),
+    )
+    emit(session, CONTENT_DECISIONS, item_id, event_out.model_dump(mode="json"))
+    _act(session, item_id, action, source, reasons, priority, signals or ["deepfake"])
+    return row
 
 
 def apply_revocation(policy: FeedPolicy, event: ConsentRevoked) -> list[FeedDecision]:
-    """Takes down (revoked) or sends to review (permissions changed) every item that used the
-    cameo. Keyed by the event (cameo id and version), so a replay changes nothing."""
+    """Takes down (revoked) or sends to review (permissions changed, suspended) every item that
+    used the cameo. Keyed by the event (cameo id and version), so a replay changes nothing."""
     action = "remove" if event.reason == "revoked" else "review"
     reason = (
         f"consent for cameo {event.cameo_id} {event.reason.replace('_', ' ')} "
@@ -151,39 +206,18 @@ def apply_revocation(policy: FeedPolicy, event: ConsentRevoked) -> list[FeedDeci
     with session_scope(write=True) as session:
         for item_id in items_using_cameo(session, event.cameo_id):
             inputs = {"revocation": [event.cameo_id, event.cameo_version, event.reason]}
-            digest = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
-            known = session.scalar(
-                select(FeedDecision.id).where(
-                    FeedDecision.item_id == item_id, FeedDecision.input_digest == digest
-                )
-            )
-            if known is not None:
-                continue
-            version = 1 + int(
-                session.scalar(select(func.count()).where(FeedDecision.item_id == item_id)) or 0
-            )
-            row = FeedDecision(
-                item_id=item_id,
-                decision_version=version,
-                input_digest=digest,
-                action=action,
+            row = record_decision(
+                session,
+                policy.ref,
+                item_id,
+                action,
+                [reason],
+                inputs,
+                source="revocation",
                 priority=1 if action == "review" else None,
-                reasons=[reason],
-                risks={},
-                policy=policy.ref,
             )
-            session.add(row)
-            event_out = ContentDecision(
-                item_id=item_id,
-                decision_version=version,
-                action=action,  # type: ignore[arg-type]
-                priority=row.priority,
-                reasons=[reason],
-                tenant=tenant_of(session, item_id),
-            )
-            emit(session, CONTENT_DECISIONS, item_id, event_out.model_dump(mode="json"))
-            _act(session, item_id, action, "revocation", [reason], row.priority, ["deepfake"])
-            made.append(row)
+            if row is not None:
+                made.append(row)
         session.flush()
     return made
 

@@ -98,6 +98,9 @@ class PublishRequest(BaseModel):
     provenance: dict[str, str | None] = Field(
         default_factory=dict, description="watermark_id, generation_id, c2pa_state"
     )
+    remix_of: str | None = Field(
+        None, pattern=ITEM_ID, description="The item this one remixes: its cameos follow"
+    )
 
 
 @router.post("/v1/feed/items", status_code=202, response_model=ItemView)
@@ -123,6 +126,7 @@ def publish_item(body: PublishRequest, principal: Principal = Depends(platform))
         cameo_ids=body.cameo_ids,
         provenance=body.provenance,
         tenant=principal.data_tenant or "",
+        remix_of=body.remix_of,
     )
     with short_session(write=True) as session:
         item = publish(session, new, actor=principal.actor)

@@ -30,6 +30,10 @@ STATE_OF_ACTION = {
 }
 
 
+# Sources whose decisions later automatic ones do not override.
+STICKY = frozenset({"review", "takedown", "hashbank"})
+
+
 class ItemError(Refusal):
     """A request the feed refuses."""
 
@@ -41,6 +45,15 @@ def publish(session: Session, new: FeedItemRequest, actor: str) -> FeedItem:
         raise ItemError(
             RefusalKind.conflict, "item_exists", f"item {new.item_id} was already published"
         )
+    cameo_ids, parent = list(new.cameo_ids), None
+    if new.remix_of is not None:
+        parent = session.get(FeedItem, new.remix_of)
+        if parent is None or parent.tenant != new.tenant:
+            raise ItemError(
+                RefusalKind.invalid, "unknown_parent", f"no item {new.remix_of} to remix"
+            )
+        # A remix uses what its parent used: the cameos' consent and restrictions follow.
+        cameo_ids += [c for c in parent.cameo_ids or [] if c not in cameo_ids]
     now = utcnow()
     message = ContentPublished(
         item_id=new.item_id,
@@ -49,10 +62,11 @@ def publish(session: Session, new: FeedItemRequest, actor: str) -> FeedItem:
         author_id=new.author_id,
         author_age_group=new.author_age_group,  # type: ignore[arg-type]
         audience_age_group=new.audience_age_group,  # type: ignore[arg-type]
-        cameo_ids=new.cameo_ids,
+        cameo_ids=cameo_ids,
         provenance=ProvenanceSummary.model_validate(new.provenance),
         published_at=now,
         tenant=new.tenant,
+        remix_of=new.remix_of,
     )
     item = FeedItem(
         id=new.item_id,
@@ -62,7 +76,8 @@ def publish(session: Session, new: FeedItemRequest, actor: str) -> FeedItem:
         audience_age_group=new.audience_age_group,
         caption=new.caption,
         media_location=new.media_location,
-        cameo_ids=new.cameo_ids,
+        cameo_ids=cameo_ids,
+        parent_item_id=new.remix_of,
         provenance=message.provenance.model_dump(),
         views=0,
         state="scoring",
@@ -79,8 +94,11 @@ def publish(session: Session, new: FeedItemRequest, actor: str) -> FeedItem:
         action="feed.publish",
         subject=f"item:{new.item_id}",
         reason="published to the feed",
-        details={"author_id": new.author_id, "cameo_ids": new.cameo_ids},
+        details={"author_id": new.author_id, "cameo_ids": cameo_ids, "remix_of": new.remix_of},
     )
+    if parent is not None and parent.state_source == "takedown" and parent.state == "removed":
+        # Taken down by the owner of what it remixes: so is every descendant, later ones too.
+        apply_action(session, item.id, "remove", "takedown", list(parent.state_reasons))
     return item
 
 
@@ -112,8 +130,10 @@ def apply_action(
     item = session.get(FeedItem, item_id)
     if item is None:
         return False
-    if item.state_source == "review" and source == "aggregator":
+    if item.state_source in STICKY and source == "aggregator":
         return False
+    if item.state_source == "takedown" and source != "takedown":
+        return False  # an owner's takedown stands until a rights decision lifts it
     state = STATE_OF_ACTION[action]
     if item.state == state and item.state_reasons == reasons:
         return False
@@ -175,6 +195,7 @@ class ItemView(BaseModel):
     caption: str
     media_location: str
     cameo_ids: list[str]
+    parent_item_id: str | None = None
     provenance: dict[str, Any]
     views: int
     state: Literal["scoring", "published", "age_restricted", "in_review", "removed"]
@@ -191,6 +212,7 @@ def item_view(item: FeedItem) -> ItemView:
         caption=item.caption,
         media_location=item.media_location,
         cameo_ids=item.cameo_ids,
+        parent_item_id=item.parent_item_id,
         provenance=item.provenance,
         views=item.views,
         state=item.state,  # type: ignore[arg-type]

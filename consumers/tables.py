@@ -68,6 +68,9 @@ class FeedItem(Base):
     caption: Mapped[str] = mapped_column(String(10_000))
     media_location: Mapped[str] = mapped_column(String(500))
     cameo_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The item this one remixes (the platform said so, or a fingerprint match found it): its
+    # cameos and takedowns follow to this one (rights/lineage.py).
+    parent_item_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     provenance: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     views: Mapped[int] = mapped_column(Integer, default=0)
     state: Mapped[str] = mapped_column(String(20), default="scoring", index=True)

@@ -190,6 +190,8 @@ def generation_media(generation_id: str, principal: Principal = Depends(platform
         if job.state != "done" or not job.output_location:
             raise ApiError(409, f"the generation is {job.state}, not done", code="not_done")
         location, cameo_ids = job.output_location, list(job.cameo_ids or [])
+    if (why := media_store.withheld(location)) is not None:
+        raise ApiError(410, f"the output was taken down: {why}", code="media_withheld")
     withdrawn = consent_withdrawn(cameo_ids)
     if withdrawn:
         raise ApiError(

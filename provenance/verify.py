@@ -26,7 +26,14 @@ from provenance.keys import trust_anchors
 from provenance.marks.base import Detection, Mark, MarkSource
 from provenance.marks.registry import marks
 from provenance.tables import ProvenanceRecord
-from safety.media import MediaError, decode_audio, decode_video, default_limits, probe
+from safety.media import (
+    MediaError,
+    decode_audio,
+    decode_video,
+    default_limits,
+    load_media,
+    probe,
+)
 
 log = logging.getLogger("cameoguard.provenance")
 
@@ -148,10 +155,19 @@ def _decode_for_marks(path: Path, marks: list[Mark]) -> MarkSource:
         header = probe(path)
         if header.kind == "video":
             decode_video(path, list(taps.values()), default_limits(math.inf), MAX_VIDEO_SECONDS)
+        stills = {n: t for n, t in taps.items() if hasattr(t, "take_image")}
+        if header.kind == "image" and stills:
+            # A screenshot or a single frame: the taps that read stills (the fingerprint).
+            image = load_media(path, max_seconds=1.0, max_frames=1, want_audio=False)
+            for tap in stills.values():
+                for _, rgb in image.frames:
+                    tap.take_image(rgb)
         audio = decode_audio(path, MAX_AUDIO_SECONDS) if header.has_audio else None
     except MediaError as exc:
         log.info("verify: unreadable media", extra={"error": str(exc)[:200]})
         return MarkSource(path, None, {})
+    if header.kind == "image":
+        return MarkSource(path, audio, stills)
     return MarkSource(path, audio, taps if header.kind == "video" else {})
 
 

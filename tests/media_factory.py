@@ -75,35 +75,45 @@ def transcode(
     contrast: float = 1.0,
     audio_codec: str = "aac",
     audio_bitrate: int = 64_000,
+    place: tuple[float, float] = (1 / 3, 1 / 3),
+    mirror: bool = False,
+    start: float = 0.0,
+    seconds: float | None = None,
+    keep_audio: bool = True,
 ) -> Path:
-    """What a re-upload does: decode, optional crop (fraction removed per side pair), rescale,
-    frame-rate change, brightness/contrast, then H.264 at `crf` and lossy audio."""
+    """What a re-upload does: decode, optional crop (fraction removed per side pair, its top
+    left corner at `place` of the margin), mirror, cut (`start`, `seconds`), rescale,
+    frame-rate change, brightness/contrast, then H.264 at `crf` and lossy audio (unless
+    `keep_audio` is False)."""
     with av.open(str(src)) as inp, av.open(str(dst), "w", format="mp4") as out:
         vin = inp.streams.video[0]
         w0, h0 = vin.codec_context.width, vin.codec_context.height
         cw, ch = int(w0 * (1 - crop)) // 2 * 2, int(h0 * (1 - crop)) // 2 * 2
-        x0, y0 = (w0 - cw) // 3, (h0 - ch) // 3  # off-centre crop
+        x0, y0 = int((w0 - cw) * place[0]), int((h0 - ch) * place[1])  # off-centre by default
         out_h = height or ch
         out_w = round(cw * out_h / ch / 2) * 2
         rate = fps or float(vin.average_rate or 25)
         vout = out.add_stream("libx264", rate=round(rate))
         vout.width, vout.height, vout.pix_fmt = out_w, out_h, "yuv420p"
         vout.options = {"crf": str(crf), "preset": "veryfast"}
-        ain = inp.streams.audio[0] if inp.streams.audio else None
+        ain = inp.streams.audio[0] if inp.streams.audio and keep_audio else None
         aout = None
         if ain is not None:
             aout = out.add_stream(audio_codec, rate=ain.codec_context.sample_rate)
             aout.layout = "mono"
             aout.bit_rate = audio_bitrate
-        next_t = 0.0
+        next_t, end = start, start + seconds if seconds is not None else float("inf")
         for packet in inp.demux(*([vin] + ([ain] if ain else []))):
             for frame in packet.decode():
+                t = float(frame.time or 0)
+                if t < start - 1e-6 or t >= end:
+                    continue
                 if packet.stream.type == "video":
-                    t = float(frame.time or 0)
                     if t + 1e-6 < next_t:
                         continue  # frame-rate change: drop frames not due yet
                     next_t += 1.0 / rate
                     rgb = frame.to_ndarray(format="rgb24")[y0 : y0 + ch, x0 : x0 + cw]
+                    rgb = rgb[:, ::-1] if mirror else rgb
                     rgb = np.clip(rgb.astype(np.float32) * contrast + brightness, 0, 255)
                     image = av.VideoFrame.from_ndarray(rgb.astype(np.uint8), format="rgb24")
                     image = image.reformat(width=out_w, height=out_h)

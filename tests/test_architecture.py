@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 ROOT = Path(__file__).resolve().parents[1]
 KERNEL = "cameoguard"
-AREAS = ("safety", "provenance", "generator", "consumers", "wellbeing")
+AREAS = ("safety", "provenance", "generator", "consumers", "wellbeing", "rights")
 PACKAGES = (KERNEL, *AREAS, "assembly")
 HTTP_MODULES = ("fastapi", "starlette", "cameoguard.deps", "cameoguard.middleware",
                 "cameoguard.uploads", "cameoguard.cost")  # fmt: skip

@@ -17,7 +17,7 @@ class Scope(StrEnum):
 DEFAULT_TENANT = ""  # the tenant of keys bound to none: one platform per deployment
 
 # Roles narrow what a reviewer receives (e.g. only child_safety reviewers get minors cases).
-KNOWN_ROLES = frozenset({"child_safety", "senior", "appeals"})
+KNOWN_ROLES = frozenset({"child_safety", "senior", "appeals", "rights"})
 
 
 @dataclass(frozen=True)

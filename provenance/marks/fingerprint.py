@@ -21,11 +21,15 @@ class Fingerprint(Mark):
         if not isinstance(tap, FingerprintTap) or not tap.hashes:
             return Detection(self.name, checked=False, reason="no video frames to fingerprint")
         with session_scope() as session:
-            best = closest(tap.hashes, records.fingerprint_index(session))
+            best = closest(tap.hashes, records.fingerprint_index(session), tap.mirrored)
         details: dict[str, object] = {"frames": len(tap.hashes), "threshold_bits": MATCH_BITS}
         if best is None:
             return Detection(self.name, checked=True, threshold=0.5, details=details)
-        details |= {"matched_frames": best.matched_frames, "median_distance": best.median_distance}
+        details |= {
+            "matched_frames": best.matched_frames,
+            "median_distance": best.median_distance,
+            "mirrored": best.mirrored,
+        }
         return Detection(
             self.name,
             checked=True,

@@ -187,16 +187,6 @@ def revoke(
     )
 
 
-@router.get("/v1/cameos/{cameo_id}/usages", response_model=cameos.Usages)
-def usages(
-    cameo_id: str,
-    owner_id: Annotated[str, Query(min_length=1)],
-    principal: Principal = Depends(platform),
-) -> cameos.Usages:
-    """Every generation that used the cameo, drafts included."""
-    return cameos.usages(cameo_id, owner_id, tenant=principal.data_tenant)
-
-
 @router.get("/v1/cameos", response_model=list[CameoView])
 def owner_cameos(
     owner_id: Annotated[str, Query(min_length=1, max_length=200)],

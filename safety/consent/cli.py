@@ -168,8 +168,25 @@ def protected_add(
     from safety.consent.protected import add_protected_person
 
     try:
-        result = add_protected_person(name, note, get_models(), list(media), actor="cli:operator")
+        result = add_protected_person(
+            name, note, get_models(), list(media), actor="cli:operator", source="cli"
+        )
     except Refusal as exc:
         err.print(f"[red]error:[/red] {exc.message}")
         raise typer.Exit(2) from exc
     typer.echo(result.model_dump_json(indent=2))
+
+
+@protected_app.command("seed")
+def protected_seed(
+    folder: Path = typer.Argument(..., exists=True, file_okay=False, help="One folder a person"),
+) -> None:
+    """Seed the bank from the operator's folder (what the service does at start with
+    CAMEOGUARD_PROTECTED_SEED_DIR); folders seeded before are skipped. Exit 1 if any failed."""
+    from safety.consent.models import get_models
+    from safety.consent.protected import seed_protected_bank
+
+    report = seed_protected_bank(folder, get_models(), actor="cli:operator")
+    typer.echo(report.model_dump_json(indent=2))
+    if report.failed:
+        raise typer.Exit(1)

@@ -138,12 +138,13 @@ def _match(
 ) -> LikenessMatch:
     if entry.kind == "protected":
         person = session.get(ProtectedPerson, entry.id)
+        licensed = person is not None and requester_id in (person.licensed_user_ids or [])
         return LikenessMatch(
             kind="protected",
             id=entry.id,
             score=round(score, 4),
             threshold=threshold,
-            consent="protected",
+            consent="granted" if licensed else "protected",
             name=person.name if person else entry.id,
         )
     cameo = session.get(Cameo, entry.id)

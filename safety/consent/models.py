@@ -37,6 +37,9 @@ _lock = threading.Lock()
 _restriction_embedder: TextEmbedder | None = None
 _restriction_error: str | None = None
 _restriction_lock = threading.Lock()
+# The operator's protected-people folder (settings.protected_seed_dir) is seeded at start: until
+# it is, the service is not ready (a check before it would protect nobody in it).
+_seed_pending: str | None = None
 
 
 def load_face_backend() -> FaceBackend:
@@ -76,11 +79,30 @@ def get_models() -> LikenessModels:
 def start() -> None:
     register_model_check("face-voice-age", readiness)
 
+    global _seed_pending
+    seed_dir = get_settings().protected_seed_dir
+    _seed_pending = "protected bank seeding" if seed_dir is not None else None
+
     def load() -> None:
+        global _seed_pending
         try:
-            get_models()
+            models = get_models()
         except Exception:
             log.error("likeness models failed to load", extra={"error": _error})
+        else:
+            if seed_dir is not None:
+                from safety.consent.protected import seed_protected_bank
+
+                try:
+                    report = seed_protected_bank(seed_dir, models, actor="system:seed")
+                    log.info(
+                        "protected bank seeded",
+                        extra={"added": len(report.added), "failed": len(report.failed)},
+                    )
+                    _seed_pending = None
+                except Exception as exc:  # stays not ready: the bank is not what it should be
+                    _seed_pending = f"protected bank seeding failed: {exc}"
+                    log.error("protected bank seeding failed", extra={"error": str(exc)})
         try:
             restriction_embedder()
         except ModelUnavailable:
@@ -90,8 +112,10 @@ def start() -> None:
 
 
 def readiness() -> str | None:
-    if _models is not None and _restriction_embedder is not None:
+    if _models is not None and _restriction_embedder is not None and _seed_pending is None:
         return None
+    if _seed_pending is not None and _models is not None:
+        return _seed_pending
     return _error or _restriction_error or "likeness models loading"
 
 

@@ -89,6 +89,12 @@ class ProtectedPerson(Base):
     voice_embedding: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     voice_views: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     voice_utterances: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # Where the person came from: "api", "cli", "seed:<folder>" (the operator's folder, seeded
+    # once at start) or "claim:<id>" (an accepted likeness claim).
+    source: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
+    # An opt-in likeness (a rights holder's licence): the accounts that may use it; empty for
+    # everyone else's protected people, whom nobody may generate.
+    licensed_user_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

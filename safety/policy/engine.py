@@ -156,6 +156,15 @@ class _Prepared:
 MODEL_TIMEOUT_S = 30.0  # a model call that takes longer is an error (fail closed), not a wait
 
 
+def with_names(pack: PolicyPack, names: tuple[str, ...]) -> PolicyPack:
+    """The pack with `names` added to its public figures (the named-person rules' term group)."""
+    if not names or "public_figures" not in pack.term_groups:
+        return pack
+    groups = dict(pack.term_groups)
+    groups["public_figures"] = [*groups["public_figures"], *names]
+    return pack.model_copy(update={"term_groups": groups})
+
+
 class PolicyEngine:
     """Holds the active pack, its compiled rules and the classifier."""
 
@@ -170,6 +179,10 @@ class PolicyEngine:
         self.predict = predict or classifier.predict
         self._rules = RuleSet(store.pack)
         self._lock = threading.Lock()
+        # Names beyond the pack's public figures (accepted likeness claims): the assembly's
+        # engine reads them from the database (safety.policy.named_people).
+        self.names_source: Callable[[], tuple[str, ...]] | None = None
+        self._names: tuple[str, ...] = ()
 
     @property
     def pack(self) -> PolicyPack:
@@ -178,16 +191,27 @@ class PolicyEngine:
     def reload_pack(self) -> PolicyPack:
         """Loads the pack file again; on error the old pack stays active and the error is raised."""
         pack = self.store.reload()
-        rules = RuleSet(pack)
+        rules = RuleSet(with_names(pack, self._names))
         with self._lock:
             self._rules = rules
         return pack
+
+    def _refresh_names(self) -> None:
+        if self.names_source is None:
+            return
+        names = self.names_source()
+        if names == self._names:
+            return
+        rules = RuleSet(with_names(self.store.pack, names))
+        with self._lock:
+            self._rules, self._names = rules, names
 
     def check(self, text: str, context: CheckContext | None = None) -> Decision:
         return self.check_many([text], context)[0]
 
     def check_many(self, texts: list[str], context: CheckContext | None = None) -> list[Decision]:
         context = context or CheckContext()
+        self._refresh_names()
         prepared = self._prepare(texts)
         return self._finish(prepared, self.predict(prepared.inputs), context)
 
@@ -197,6 +221,7 @@ class PolicyEngine:
         """`check_many` for an event loop: the model call is awaited, not waited for in a
         thread (the micro-batcher's future when there is one, else a worker thread)."""
         context = context or CheckContext()
+        self._refresh_names()  # a dictionary look-up; the database at most every 2 s
         prepared = self._prepare(texts)
         submit = getattr(self.predict, "submit", None)
         if submit is not None:
@@ -380,6 +405,9 @@ def get_engine() -> PolicyEngine:
             classifier = TextClassifier.load(threads=settings.model_threads)
             batcher = MicroBatcher(classifier.predict, workers=settings.model_workers)
             _engine = PolicyEngine(PackStore(Path(pack_path)), classifier, batcher)
+            from safety.policy.named_people import current_names
+
+            _engine.names_source = current_names
             log.info("policy engine ready", extra={"pack": _engine.pack.ref})
         return _engine
 
