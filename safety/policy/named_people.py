@@ -69,7 +69,10 @@ def current_names() -> tuple[str, ...]:
             names = tuple(sorted(set(session.scalars(select(NamedPerson.name)))))
     except Exception as exc:  # keep what we had: names are only ever added
         log.error("named people unreadable", extra={"error": str(exc)})
-        return cached[1] if cached is not None else ()
+        kept = cached[1] if cached is not None else ()
+        with _lock:  # try again after REFRESH_S, not on every check
+            _cache[url] = (now, kept)
+        return kept
     with _lock:
         _cache[url] = (now, names)
     return names
