@@ -24,6 +24,9 @@ CRISIS_CASES = "wellbeing.crisis_cases"
 # cameo, and a use the owner took down is announced (the platform's webhook gets both).
 LIKENESS_USED = "likeness.used"
 LIKENESS_TAKEDOWN = "likeness.takedown"
+# A generation job changed state (queued, held, running, done, blocked, failed, cancelled): for
+# platforms that follow jobs by webhook rather than by polling.
+GENERATION_STATE = "generation.state"
 TOPICS = (
     CONTENT_PUBLISHED,
     CONTENT_SCORES,
@@ -33,6 +36,7 @@ TOPICS = (
     CRISIS_CASES,
     LIKENESS_USED,
     LIKENESS_TAKEDOWN,
+    GENERATION_STATE,
 )
 
 
@@ -105,6 +109,17 @@ class LikenessTakedown(Message):
     generations: list[str]
     by: str
     reason: str
+    tenant: str = Field(default="", max_length=64)
+    at: datetime
+
+
+class GenerationStateChanged(Message):
+    """A generation job's new state, with why (the job's reason); fetch the job for its steps."""
+
+    generation_id: str = Field(min_length=1, max_length=40)
+    state: Literal["queued", "running", "held", "blocked", "failed", "cancelled", "done"]
+    reason: str | None = None
+    requester_id: str
     tenant: str = Field(default="", max_length=64)
     at: datetime
 
@@ -196,6 +211,7 @@ SCHEMAS: dict[str, type[Message]] = {
     CRISIS_CASES: CrisisCaseOpened,
     LIKENESS_USED: LikenessUsed,
     LIKENESS_TAKEDOWN: LikenessTakedown,
+    GENERATION_STATE: GenerationStateChanged,
 }
 
 

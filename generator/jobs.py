@@ -16,8 +16,10 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from cameoguard.audit.log import record
+from cameoguard.contracts import GENERATION_STATE, GenerationStateChanged
 from cameoguard.db import session_scope, utcnow
 from cameoguard.errors import Refusal, RefusalKind
+from cameoguard.events import emit
 from cameoguard.settings import get_settings
 from cameoguard.timestamps import Timestamp
 from generator.tables import GenerationJob
@@ -47,6 +49,20 @@ class JobRequest:
     def digest(self) -> str:
         body = {k: v for k, v in asdict(self).items() if k != "idempotency_key"}
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def announce(session: Session, job: GenerationJob) -> None:
+    """Puts the job's new state in the outbox (in the caller's transaction), for the platform's
+    Kafka consumers and webhooks."""
+    event = GenerationStateChanged(
+        generation_id=job.id,
+        state=job.state,  # type: ignore[arg-type]
+        reason=(job.reason or None) and job.reason[:500],
+        requester_id=job.requester_id,
+        tenant=job.tenant or "",
+        at=utcnow(),
+    )
+    emit(session, GENERATION_STATE, job.id, event.model_dump(mode="json"))
 
 
 def submit(session: Session, request: JobRequest, actor: str) -> tuple[GenerationJob, bool]:
@@ -101,6 +117,7 @@ def submit(session: Session, request: JobRequest, actor: str) -> tuple[Generatio
         reason="queued",
         details={"requester_id": request.requester_id, "cameo_ids": job.cameo_ids},
     )
+    announce(session, job)
     return job, True
 
 
@@ -134,6 +151,7 @@ def claim(worker: str, lease_seconds: int, job_id: str | None = None) -> Generat
             )
             if won.rowcount == 1:
                 session.refresh(job)
+                announce(session, job)
                 return job
     return None
 
@@ -183,6 +201,7 @@ def finish_in(
         reason=reason[:500],
         details={"steps": [(s["step"], s["outcome"]) for s in steps]},
     )
+    announce(session, job)
     return job
 
 
@@ -205,6 +224,7 @@ def cancel_jobs_using(session: Session, cameo_id: str, reason: str) -> list[str]
                 subject=f"generation:{job.id}",
                 reason=reason,
             )
+            announce(session, job)
     return cancelled
 
 
@@ -228,6 +248,7 @@ def resume_reviewed(outcome_of: Any) -> list[str]:
                 job.reason = f"a reviewer decided {outcome} on the held prompt"
                 job.finished_at = utcnow()
             job.updated_at = utcnow()
+            announce(session, job)
             changed.append(job.id)
     return changed
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from assembly.reactions import all_reactions
 from cameoguard import media_store
-from cameoguard.contracts import CONSENT_REVOKED, validate
+from cameoguard.contracts import CONSENT_REVOKED, GENERATION_STATE, validate
 from cameoguard.db import session_scope
 from cameoguard.events import OutboxEvent
 from cameoguard.settings import get_settings
@@ -78,7 +78,16 @@ def test_a_permitted_generation_is_rendered_marked_signed_and_published(
         published = session.scalars(
             select(OutboxEvent).where(OutboxEvent.topic == "content.published")
         ).all()
+        changes = session.scalars(
+            select(OutboxEvent)
+            .where(OutboxEvent.topic == GENERATION_STATE)
+            .order_by(OutboxEvent.id)
+        ).all()
     assert [e.key for e in published] == [created["generation_id"]]
+    # Every state change goes out for the platform's consumers and webhooks, in order.
+    states = [validate(GENERATION_STATE, e.payload) for e in changes]
+    assert {e.key for e in changes} == {created["generation_id"]}
+    assert [s.state for s in states] == ["queued", "running", "done"]  # type: ignore[attr-defined]
 
 
 @pytest.mark.slow
@@ -108,7 +117,12 @@ def test_blocks_and_holds_stop_the_job_with_the_reason(
     assert decided.status_code == 200
     with session_scope() as session:
         assert (
-            session.scalar(select(OutboxEvent.id).where(OutboxEvent.key == held["generation_id"]))
+            session.scalar(
+                select(OutboxEvent.id).where(
+                    OutboxEvent.key == held["generation_id"],
+                    OutboxEvent.topic == "content.published",
+                )
+            )
             is None
         )
     assert run_queue(tools) == 1
