@@ -212,22 +212,9 @@ def act_on_item(
     try:
         folder = ncmec_package(session, item, strongest, case.id)
     except Exception as exc:
-        log.error(
-            "ALERT: child-safety export package not created",
-            extra={"item_id": item.id, "case_id": case.id, "error": str(exc), "alert": True},
-        )
-        with session_scope(write=True) as alert_session:  # recorded even as this one rolls back
-            audit(
-                alert_session,
-                actor=actor,
-                action="alert.child_safety_package_failed",
-                subject=f"item:{item.id}",
-                reason=str(exc)[:500],
-                details={"case_id": case.id, "bank": strongest.bank},
-            )
-        raise HashError(
-            RefusalKind.unavailable, "escalation_failed", f"child-safety package failed: {exc}"
-        ) from exc
+        # Alerted by the caller once this transaction has rolled back (a second write
+        # transaction here would wait for the one we hold on SQLite).
+        raise _PackageFailed(item.id, case.id, strongest.bank, exc) from exc
     audit(
         session,
         actor=actor,
@@ -237,6 +224,35 @@ def act_on_item(
         details={"case_id": case.id, "package": str(folder)},
     )
     return action, {"case_id": case.id, "queue": case.queue, "package": str(folder)}
+
+
+class _PackageFailed(Exception):
+    """The child-safety export package could not be written."""
+
+    def __init__(self, item_id: str, case_id: str, bank: str, cause: Exception) -> None:
+        super().__init__(str(cause))
+        self.item_id, self.case_id, self.bank, self.cause = item_id, case_id, bank, cause
+
+
+def _alert_package_failed(failure: _PackageFailed, actor: str) -> HashError:
+    """Logs and audits the failed escalation (never silent) and returns the refusal to raise."""
+    log.error(
+        "ALERT: child-safety export package not created",
+        extra={"item_id": failure.item_id, "case_id": failure.case_id,
+               "error": str(failure.cause), "alert": True},
+    )  # fmt: skip
+    with session_scope(write=True) as session:
+        audit(
+            session,
+            actor=actor,
+            action="alert.child_safety_package_failed",
+            subject=f"item:{failure.item_id}",
+            reason=str(failure.cause)[:500],
+            details={"case_id": failure.case_id, "bank": failure.bank},
+        )
+    return HashError(
+        RefusalKind.unavailable, "escalation_failed", f"child-safety package failed: {failure}"
+    )
 
 
 def _is_negative(session: Session, bank: str) -> bool:
@@ -257,21 +273,24 @@ def match_media(
         query, mirrored = tap.hashes, tap.mirrored
     else:
         raise HashError(RefusalKind.invalid, "nothing_to_match", "send media or ?pdq=<hex>")
-    with session_scope(write=True) as session:
-        found = banks.match(session, query, mirrored)
-        report = MatchReport(frames=len(query), matches=[MatchOut(**asdict(m)) for m in found])
-        if item_id is not None:
-            item = session.get(FeedItem, item_id)
-            if item is None or (tenant is not None and item.tenant != tenant):
-                raise HashError(RefusalKind.not_found, "unknown_item", f"no item {item_id}")
-            report.item_id = item_id
-            report.item_action, report.escalation = act_on_item(session, item, found, actor)
-        audit(
-            session,
-            actor=actor,
-            action="hashbank.match",
-            subject=f"item:{item_id}" if item_id else "hashes",
-            reason=f"{len(found)} bank match(es)",
-            details={"banks": [m.bank for m in found]},
-        )
-        return report
+    try:
+        with session_scope(write=True) as session:
+            found = banks.match(session, query, mirrored)
+            report = MatchReport(frames=len(query), matches=[MatchOut(**asdict(m)) for m in found])
+            if item_id is not None:
+                item = session.get(FeedItem, item_id)
+                if item is None or (tenant is not None and item.tenant != tenant):
+                    raise HashError(RefusalKind.not_found, "unknown_item", f"no item {item_id}")
+                report.item_id = item_id
+                report.item_action, report.escalation = act_on_item(session, item, found, actor)
+            audit(
+                session,
+                actor=actor,
+                action="hashbank.match",
+                subject=f"item:{item_id}" if item_id else "hashes",
+                reason=f"{len(found)} bank match(es)",
+                details={"banks": [m.bank for m in found]},
+            )
+            return report
+    except _PackageFailed as failure:
+        raise _alert_package_failed(failure, actor) from failure.cause

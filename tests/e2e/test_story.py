@@ -130,15 +130,19 @@ def test_the_whole_story(
     assert decided.status_code == 200, decided.text
     _wait("the reviewer's removal to reach the item", lambda: _state(bullying) == "removed")
 
-    # Ana revokes her cameo: her clip is taken down.
+    # Someone downloaded Ana's clip while it was up.
+    copy = tmp_path / "copy.mp4"
+    copy.write_bytes(client.get(f"/v1/generations/{sailing}/media", headers=platform).content)
+
+    # Ana revokes her cameo: her clip is taken down and no longer served.
     revoked = client.delete(f"/v1/cameos/{ana}", params={"owner_id": "ana"}, headers=platform)
     assert revoked.status_code == 200, revoked.text
     _wait("the revocation to take Ana's clip down", lambda: _state(sailing) == "removed")
+    gone = client.get(f"/v1/generations/{sailing}/media", headers=platform)
+    assert gone.status_code == 410 and gone.json()["error"]["code"] == "consent_withdrawn"
 
-    # An auditor verifies a downloaded copy, then the copy re-encoded without its manifest.
+    # An auditor verifies the downloaded copy, then the copy re-encoded without its manifest.
     auditor = auth(make_key("auditor", name="audrey"))
-    copy = tmp_path / "copy.mp4"
-    copy.write_bytes(client.get(f"/v1/generations/{sailing}/media", headers=platform).content)
     stripped = transcode(copy, tmp_path / "stripped.mp4", height=360, crf=26)
     for path, c2pa in ((copy, "Trusted"), (stripped, None)):
         answer = client.post(
