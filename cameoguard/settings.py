@@ -121,6 +121,15 @@ class Settings(BaseSettings):
     heavy_work_wait_s: float = Field(
         10.0, ge=0, description="How long a heavy request waits for a slot before a 503"
     )
+    gil_switch_interval_ms: float = Field(
+        0.5,
+        gt=0,
+        le=100,
+        description=(
+            "How often the API process's threads hand Python's GIL over (Python's default is 5 ms):"
+            " short, so the event loop answering light checks is not starved by heavy work"
+        ),
+    )
     unauthenticated_rate_limit_per_minute: int = Field(
         600,
         ge=0,
