@@ -204,3 +204,8 @@ def print_table(result: dict) -> None:
         f"false matches on {result['unrelated']} unrelated items ({kinds}): "
         f"{result['false_matches']} ({rate:.2%})"
     )
+    traced = ", ".join(
+        f"{name} {hit / total if total else 0.0:.0%}"
+        for name, (hit, total) in result["rows"].items()
+    )
+    print(f"headline: traced to the right record: {traced}; false matches {rate:.2%}")
