@@ -89,10 +89,14 @@ def serve(
     import uvicorn
 
     settings = get_settings()
-    # Heavy work (regular expressions over long texts, model glue) runs in threads and holds
-    # the GIL between switches; a short interval keeps the event loop's share (bench/load.py
-    # --abuse: normal checks p50 266 -> 28 ms, p99 701 -> 133 ms).
+    # Heavy work left in threads (media glue) holds the GIL between switches; a short interval
+    # keeps the event loop's share (bench/load.py --abuse: normal checks p50 266 -> 28 ms, p99
+    # 701 -> 133 ms). Long texts are read in worker processes, started now rather than on the
+    # first long request.
     sys.setswitchinterval(settings.gil_switch_interval_ms / 1000)
+    from cameoguard import process_pool
+
+    process_pool.warm_up()
     uvicorn.run(
         "assembly.app:create_app",
         factory=True,

@@ -118,6 +118,16 @@ class Settings(BaseSettings):
             " slot (default: one core fewer than the machine has, so light checks keep one)"
         ),
     )
+    heavy_work_processes: int = Field(
+        default_factory=lambda: max(1, (os.cpu_count() or 1) - 1),
+        ge=0,
+        le=64,
+        description=(
+            "Worker processes for heavy pure-Python work (reading long texts), so it does not hold"
+            " the API process's GIL; 0 runs it in threads (default: one core fewer than the"
+            " machine has)"
+        ),
+    )
     heavy_work_wait_s: float = Field(
         10.0, ge=0, description="How long a heavy request waits for a slot before a 503"
     )
