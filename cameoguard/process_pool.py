@@ -1,8 +1,9 @@
 """Heavy pure-Python work in worker processes. Threads share the API process's GIL: a thread
 normalising and rule-matching megabytes of text holds it for most of its run, and the event
 loop answering everyone's light checks waits its turn. Work sent here runs in
-`heavy_work_processes` spawned processes (0: in a thread, as before); the function and its
-arguments must be picklable, so an area sends plain data and a module-level function.
+`heavy_work_processes` spawned processes at a lower CPU priority (0: in a thread, as before);
+the function and its arguments must be picklable: an area sends plain data and a module-level
+function.
 
 A worker that dies (killed, out of memory) breaks the pool: the caller gets the error (a
 failed check, never an `allow`) and the next call starts a fresh pool."""
@@ -10,8 +11,10 @@ failed check, never an `allow`) and the next call starts a fresh pool."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import multiprocessing
+import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -42,8 +45,20 @@ def pool() -> ProcessPoolExecutor | None:
             if processes == 0:
                 return None
             context = multiprocessing.get_context("spawn")  # no fork of a threaded process
-            _pool = ProcessPoolExecutor(max_workers=processes, mp_context=context)
+            _pool = ProcessPoolExecutor(
+                max_workers=processes, mp_context=context, initializer=_lower_priority
+            )
         return _pool
+
+
+WORKER_NICENESS = 10
+
+
+def _lower_priority() -> None:
+    """A worker process yields the CPU to the API process: on a busy machine the scheduler
+    runs the event loop answering light checks before the heavy work."""
+    with contextlib.suppress(OSError):
+        os.nice(WORKER_NICENESS)
 
 
 def _discard(broken: ProcessPoolExecutor) -> None:
