@@ -16,6 +16,7 @@ import logging
 import multiprocessing
 import os
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -46,7 +47,7 @@ def pool() -> ProcessPoolExecutor | None:
                 return None
             context = multiprocessing.get_context("spawn")  # no fork of a threaded process
             _pool = ProcessPoolExecutor(
-                max_workers=processes, mp_context=context, initializer=_lower_priority
+                max_workers=processes, mp_context=context, initializer=_start_worker
             )
         return _pool
 
@@ -54,11 +55,18 @@ def pool() -> ProcessPoolExecutor | None:
 WORKER_NICENESS = 10
 
 
-def _lower_priority() -> None:
-    """A worker process yields the CPU to the API process: on a busy machine the scheduler
-    runs the event loop answering light checks before the heavy work."""
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(0)  # the API process is gone (killed, or ended by a signal without its atexit)
+
+
+def _start_worker() -> None:
+    """A worker process yields the CPU to the API process (on a busy machine the scheduler runs
+    the event loop answering light checks before the heavy work), and ends with it."""
     with contextlib.suppress(OSError):
         os.nice(WORKER_NICENESS)
+    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
 
 
 def _discard(broken: ProcessPoolExecutor) -> None:

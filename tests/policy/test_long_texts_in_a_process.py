@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -49,9 +50,10 @@ def test_texts_read_in_a_worker_process_decide_as_in_the_api_process() -> None:
     workers = list(executor._processes.values())  # type: ignore[union-attr]
     assert workers and os.getpid() not in {p.pid for p in workers}
     for worker in workers:  # heavy work yields the CPU to the API process
-        assert os.getpriority(os.PRIO_PROCESS, worker.pid) >= os.getpriority(
-            os.PRIO_PROCESS, 0
-        ) + process_pool.WORKER_NICENESS
+        assert (
+            os.getpriority(os.PRIO_PROCESS, worker.pid)
+            >= os.getpriority(os.PRIO_PROCESS, 0) + process_pool.WORKER_NICENESS
+        )
     context = CheckContext(purpose="caption")
     remote = engine.decide(facts, context)
     local = engine.check_many(LONG, context)
@@ -82,3 +84,37 @@ def test_moderating_long_texts_goes_through_the_worker_and_fails_closed(
     again = client.post("/v1/moderations", json={"input": texts}, headers=key)
     assert again.status_code == 200, again.text  # a fresh pool
     assert [r["flagged"] for r in again.json()["results"]] == [r["flagged"] for r in results]
+
+
+def test_workers_end_with_the_api_process(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A server ended by a signal (uvicorn re-raises the one it caught, skipping atexit) or
+    killed outright leaves no heavy-work process behind."""
+    import subprocess
+    import sys
+    import time
+
+    code = (
+        "from cameoguard import process_pool; import os, time; process_pool.warm_up();"
+        "print(*[p.pid for p in process_pool.pool()._processes.values()], flush=True);"
+        "time.sleep(60)"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert parent.stdout is not None
+    workers = [int(pid) for pid in parent.stdout.readline().split()]
+    assert workers
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 10
+    alive = workers
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.2)
+        alive = [pid for pid in workers if _running(pid)]
+    assert not alive, f"heavy-work processes outlived the API process: {alive}"
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
