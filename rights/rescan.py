@@ -254,6 +254,17 @@ def claim(scanner: str) -> str | None:
     return None
 
 
+def release(rescan_id: str, scanner: str) -> None:
+    """Gives the lease back (the cursor stays): a scanner that stopped cleanly leaves the rest
+    to the next one without waiting for the lease to run out."""
+    with session_scope(write=True) as session:
+        session.execute(
+            update(LikenessRescan)
+            .where(LikenessRescan.id == rescan_id, LikenessRescan.lease_owner == scanner)
+            .values(lease_owner=None, lease_until=None)
+        )
+
+
 def _next_item(session: Session, job: LikenessRescan) -> FeedItem | None:
     query = select(FeedItem).where(
         FeedItem.created_at >= job.since,
@@ -352,12 +363,15 @@ def run_pending(
         rescan_id = claim(scanner)
         if rescan_id is None:
             return scanned
-        while not stop.is_set() and (max_items is None or scanned < max_items):
-            started = time.monotonic()
-            if not step(rescan_id, scanner, models):
-                break
-            scanned += 1
-            stop.wait(max(0.0, pace.interval_s - (time.monotonic() - started)))
+        try:
+            while not stop.is_set() and (max_items is None or scanned < max_items):
+                started = time.monotonic()
+                if not step(rescan_id, scanner, models):
+                    break
+                scanned += 1
+                stop.wait(max(0.0, pace.interval_s - (time.monotonic() - started)))
+        finally:
+            release(rescan_id, scanner)  # a scanner started later continues at once
         if max_items is not None and scanned >= max_items:
             return scanned
     return scanned
