@@ -182,29 +182,30 @@ def consent_for(session: Session, item: FeedItem, key: str) -> str:
 
 def enqueue_new_identities(window: timedelta | None = None) -> list[str]:
     """A re-scan for every cameo and protected person created within the window that has none
-    yet. Returns the identities queued."""
+    yet. Returns the identities queued. Looks first (a read), writes only when there is news."""
     settings = get_settings()
     window = window or timedelta(days=settings.likeness_rescan_window_days)
     cutoff = utcnow() - window
-    with session_scope(write=True) as session:
+    with session_scope() as session:
         known = set(session.scalars(select(LikenessRescan.identity)))
         found: list[tuple[str, str | None, datetime]] = [
-            (f"cameo:{c.id}", c.tenant, c.created_at)
+            (f"cameo:{c.id}", c.tenant, as_utc(c.created_at))
             for c in session.scalars(
                 select(Cameo).where(Cameo.created_at >= cutoff, Cameo.status == "active")
             )
         ]
         found += [
-            (f"protected:{p.id}", None, p.created_at)
+            (f"protected:{p.id}", None, as_utc(p.created_at))
             for p in session.scalars(
                 select(ProtectedPerson).where(ProtectedPerson.created_at >= cutoff)
             )
         ]
-        queued = []
-        for key, tenant, created in sorted(found, key=lambda f: as_utc(f[2])):
-            if key in known:
-                continue
-            created = as_utc(created)
+    new = sorted((f for f in found if f[0] not in known), key=lambda f: f[2])
+    if not new:
+        return []
+    queued = []
+    with session_scope(write=True) as session:
+        for key, tenant, created in new:
             try:
                 with session.begin_nested():
                     session.add(
@@ -223,29 +224,33 @@ def enqueue_new_identities(window: timedelta | None = None) -> list[str]:
             except IntegrityError:
                 continue  # another scanner queued it a moment ago
             queued.append(key)
-        return queued
+    return queued
 
 
 def claim(scanner: str) -> str | None:
     """Leases the oldest unfinished re-scan whose lease is free (or already this scanner's)."""
     now = utcnow()
-    with session_scope(write=True) as session:
+    free = or_(
+        LikenessRescan.lease_owner.is_(None),
+        LikenessRescan.lease_owner == scanner,
+        LikenessRescan.lease_until < now,
+    )
+    with session_scope() as session:  # a look first: most rounds find nothing to do
         candidates = session.scalars(
             select(LikenessRescan.id)
-            .where(LikenessRescan.state.in_(("pending", "running")))
+            .where(LikenessRescan.state.in_(("pending", "running")), free)
             .order_by(LikenessRescan.created_at, LikenessRescan.id)
         ).all()
+    if not candidates:
+        return None
+    with session_scope(write=True) as session:
         for rescan_id in candidates:
             taken = session.execute(
                 update(LikenessRescan)
                 .where(
                     LikenessRescan.id == rescan_id,
                     LikenessRescan.state.in_(("pending", "running")),
-                    or_(
-                        LikenessRescan.lease_owner.is_(None),
-                        LikenessRescan.lease_owner == scanner,
-                        LikenessRescan.lease_until < now,
-                    ),
+                    free,
                 )
                 .values(state="running", lease_owner=scanner, lease_until=now + LEASE)
             )
