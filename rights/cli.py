@@ -66,6 +66,17 @@ def rescan(
         typer.echo(json.dumps(row.model_dump(mode="json")))
 
 
+@rights_app.command("rescans")
+def list_rescans(
+    state: str = typer.Option(None, help="pending, running or done"),
+) -> None:
+    """Where each re-scan stands (identity, items scanned and matched, cursor), as JSON lines."""
+    from rights.rescan import rescans
+
+    for row in rescans(state):
+        typer.echo(json.dumps(row.model_dump(mode="json")))
+
+
 @rights_app.command("digest")
 def digest() -> None:
     """Send the daily digests of likeness uses (and matches) now due to `daily` owners."""

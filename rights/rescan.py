@@ -422,7 +422,9 @@ class Rescanner:
         self._thread.start()
         return self
 
-    def close(self, timeout_s: float = 10.0) -> None:
+    def close(self, timeout_s: float = 5.0) -> None:
+        """Stops between two items (the cursor is already written); a decode in hand is waited
+        for up to `timeout_s`, then the daemon thread is left to end with the process."""
         self.stop.set()
         if self._thread is not None:
             self._thread.join(timeout=timeout_s)

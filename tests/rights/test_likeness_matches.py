@@ -72,6 +72,7 @@ def decide(client: TestClient, headers: dict, cameo: str, match: str, what: str,
     )
 
 
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)  # PostgreSQL: the broker test
 def test_an_upload_showing_her_opens_a_match_she_confirms_or_dismisses(
     client: TestClient, platform: dict[str, str], tmp_path: Path
 ) -> None:
