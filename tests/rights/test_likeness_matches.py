@@ -6,6 +6,7 @@ cameos (talking selfies of real photos), real uploads, the real face models."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from cameoguard.auth.principal import Scope
 from cameoguard.contracts import ContentPublished, ContentScores
 from cameoguard.db import session_scope
 from consumers.runner import reactions_handler
+from rights.notify import send_digests
 from rights.tables import LikenessMatch
 from tests.conftest import auth
 from tests.consent.conftest import FACES
@@ -143,9 +145,17 @@ def test_an_upload_showing_her_opens_a_match_she_confirms_or_dismisses(
     refused = decide(client, platform, ana, match["match_id"], "dismiss", "ana")
     assert refused.status_code == 409 and refused.json()["error"]["code"] == "match_decided"
 
-    # Another upload looks like her but is not her: dismissed, and never raised again.
+    # Another upload looks like her but is not her: dismissed, and never raised again. She now
+    # hears of matches once a day.
+    client.put(
+        "/v1/likeness/notifications", json={"owner_id": "ana", "mode": "daily"}, headers=platform
+    )
     upload(client, platform, tmp_path, "upload-2", "someone", "obama3.jpg")
     run_feed("upload-2")
+    assert len(outbox("likeness.used", ana)) == 1  # held for the digest
+    assert send_digests(older_than=timedelta(0)) == 1
+    digest = outbox("likeness.used", ana)[-1]
+    assert digest["digest"] and [u["state"] for u in digest["uses"]] == ["match"]
     second = next(m for m in matches(client, platform, ana, "ana") if m["item_id"] == "upload-2")
     dismissed = decide(client, platform, ana, second["match_id"], "dismiss", "ana")
     assert dismissed.status_code == 200, dismissed.text

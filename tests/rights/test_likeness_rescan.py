@@ -17,8 +17,8 @@ from sqlalchemy import update
 from typer.testing import CliRunner
 
 from assembly.cli import app
-from cameoguard.db import session_scope
-from rights.rescan import Pace, enqueue_new_identities, rescans, run_pending
+from cameoguard.db import session_scope, utcnow
+from rights.rescan import LEASE, Pace, enqueue_new_identities, rescans, run_pending
 from rights.tables import LikenessRescan
 from safety.consent.models import LikenessModels
 from safety.consent.protected import add_protected_person
@@ -49,7 +49,15 @@ def test_enrolling_rescans_older_items_newest_first_and_resumes(
     assert (job.state, job.scanned, job.cursor_item, job.matched) == (
         "running", 1, "old-clip-2", 0,
     )  # fmt: skip
-    # A scanner started later (a restart) continues from there, each item once.
+    # A scanner that died holding the lease keeps others off until the lease runs out.
+    with session_scope(write=True) as session:
+        session.execute(
+            update(LikenessRescan).values(lease_owner="died", lease_until=utcnow() + LEASE)
+        )
+    assert run_pending(models, threading.Event(), FAST, scanner="second") == 0
+    with session_scope(write=True) as session:
+        session.execute(update(LikenessRescan).values(lease_until=utcnow() - LEASE))
+    # A scanner started later (a restart) continues from the cursor, each item once.
     assert run_pending(models, threading.Event(), FAST, scanner="second") == 2
     [job] = rescans()
     assert (job.state, job.scanned, job.matched, job.failed) == ("done", 3, 1, 0)
