@@ -228,7 +228,7 @@ def open_match(
     if cameo is not None:
         usage = f"match:{row.id}"
         notify.notify_use(session, cameo.id, usage, item.author_id, "match", item.tenant)
-    elif person is not None and found_by == "rescan":
+    elif person is not None and found_by == "rescan" and item.state != "removed":
         row.case_id = _send_to_review(session, row, person)
     return row
 
@@ -285,7 +285,10 @@ def list_matches(
         return [_view(session, row) for row in rows]
 
 
-def _owned_match(session: Session, cameo_id: str, match_id: str, owner_id: str, tenant: str | None):  # type: ignore[no-untyped-def]
+def _owned_match(
+    session: Session, cameo_id: str, match_id: str, owner_id: str, tenant: str | None
+) -> LikenessMatch:
+    """The owner's match of her cameo; unknown to anyone else (another owner, another tenant)."""
     owned(session, cameo_id, owner_id, tenant)
     row = session.get(LikenessMatch, match_id)
     if row is None or row.cameo_id != cameo_id:

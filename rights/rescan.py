@@ -22,6 +22,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 from pydantic import BaseModel
@@ -129,7 +130,7 @@ def load_identity(session: Session, key: str) -> Identity | None:
 
 
 def match_media(
-    path: object, identity: Identity, models: LikenessModels, frames_per_second: float
+    path: Path, identity: Identity, models: LikenessModels, frames_per_second: float
 ) -> Found | None:
     """Decodes the item's media as the feed does and matches every face (and the voice) in it
     against the one identity, with the feed's thresholds. The best face sighting, else the
@@ -140,7 +141,7 @@ def match_media(
     if not (wants_face or wants_voice):
         return None
     media = load_media(
-        path,  # type: ignore[arg-type]
+        path,
         max_seconds=settings.likeness_max_seconds,
         frames_per_second=frames_per_second,
         max_frames=MAX_FRAMES,
