@@ -35,8 +35,8 @@ from cameoguard.db import as_utc, session_scope, utcnow
 from cameoguard.settings import get_settings
 from cameoguard.timestamps import Timestamp
 from consumers.tables import FeedItem
-from rights.matches import Found, open_match
-from rights.tables import LikenessRescan
+from rights.matches import CONSENTED, Found, open_match
+from rights.tables import LikenessMatch, LikenessRescan
 from safety.analysis import analyse
 from safety.consent.likeness import consent_status
 from safety.consent.models import LikenessModels
@@ -181,6 +181,17 @@ def consent_for(session: Session, item: FeedItem, key: str) -> str:
     return "granted" if licensed else "protected"
 
 
+def known_pair(session: Session, item_id: str, identity: str) -> bool:
+    return (
+        session.scalar(
+            select(LikenessMatch.id).where(
+                LikenessMatch.item_id == item_id, LikenessMatch.identity == identity
+            )
+        )
+        is not None
+    )
+
+
 def enqueue_new_identities(window: timedelta | None = None) -> list[str]:
     """A re-scan for every cameo and protected person created within the window that has none
     yet. Returns the identities queued. Looks first (a read), writes only when there is news."""
@@ -313,11 +324,17 @@ def step(rescan_id: str, scanner: str, models: LikenessModels) -> bool:
             return False
         item_id, cursor_at, location = item.id, item.created_at, item.media_location
         job.lease_until = utcnow() + LEASE
+        # Nothing to learn from the media when the author may use the likeness, or when the
+        # pair was raised before (open, confirmed, or dismissed by the owner: suppressed).
+        needless = consent_for(session, item, identity.key) in CONSENTED or known_pair(
+            session, item_id, identity.key
+        )
     settings = get_settings()
     found, failed = None, False
     try:
-        path = media_store.resolve(location)
-        found = match_media(path, identity, models, settings.feed_frames_per_second)
+        if not needless:
+            path = media_store.resolve(location)
+            found = match_media(path, identity, models, settings.feed_frames_per_second)
     except (MediaError, FileNotFoundError, media_store.MediaLocationError) as exc:
         failed = True  # counted and passed over: one unreadable item must not stall the scan
         log.warning("re-scan could not read an item", extra={"item": item_id, "error": str(exc)})

@@ -1,9 +1,9 @@
 """Re-scans after an enrollment: a stranger's video of Joe was published before Joe enrolled, so
 the feed never matched it against him. Once he enrolls, the recent items are matched against his
 face alone, newest first; the scan is stopped after one item and a new scanner continues from
-the cursor, scanning each item once; the old video opens a match for Joe; what he dismissed is
-not raised by the next scan. A protected person added later sends an old item of theirs to
-review. `cameoguard rights rescan` runs the same by hand. Real photos, real models."""
+the cursor, scanning each item once; the old video opens a match for Joe (his own does not);
+what he dismissed is not raised by the next scan. A protected person added later sends an old
+item of theirs to review. `cameoguard rights rescan` runs the same by hand. Real photos, real models."""
 
 from __future__ import annotations
 
@@ -36,6 +36,7 @@ FAST = Pace(items_per_minute=6000)
 def test_enrolling_rescans_older_items_newest_first_and_resumes(
     client: TestClient, platform: dict[str, str], models: LikenessModels, tmp_path: Path
 ) -> None:
+    upload(client, platform, tmp_path, "joe-own", "joe", "biden.jpg")  # his own: no match
     upload(client, platform, tmp_path, "old-joe", "eve", "biden.jpg")
     publish(client, platform, tmp_path, "old-clip-1", "carl", 11)
     publish(client, platform, tmp_path, "old-clip-2", "dora", 12)
@@ -58,9 +59,9 @@ def test_enrolling_rescans_older_items_newest_first_and_resumes(
     with session_scope(write=True) as session:
         session.execute(update(LikenessRescan).values(lease_until=utcnow() - LEASE))
     # A scanner started later (a restart) continues from the cursor, each item once.
-    assert run_pending(models, threading.Event(), FAST, scanner="second") == 2
+    assert run_pending(models, threading.Event(), FAST, scanner="second") == 3
     [job] = rescans()
-    assert (job.state, job.scanned, job.matched, job.failed) == ("done", 3, 1, 0)
+    assert (job.state, job.scanned, job.matched, job.failed) == ("done", 4, 1, 0)
     [found] = matches(client, platform, joe, "joe")
     assert (found["item_id"], found["found_by"], found["modality"]) == ("old-joe", "rescan", "face")
     assert found["consent"] == "not_granted" and found["made_by"] == "eve"
@@ -72,7 +73,7 @@ def test_enrolling_rescans_older_items_newest_first_and_resumes(
         session.execute(
             update(LikenessRescan).values(state="pending", cursor_at=None, cursor_item=None)
         )
-    assert run_pending(models, threading.Event(), FAST, scanner="third") == 3
+    assert run_pending(models, threading.Event(), FAST, scanner="third") == 4
     assert [m["state"] for m in matches(client, platform, joe, "joe")] == ["dismissed"]
     assert rescans()[0].matched == 1
 
