@@ -3,7 +3,8 @@ the feed never matched it against him. Once he enrolls, the recent items are mat
 face alone, newest first; the scan is stopped after one item and a new scanner continues from
 the cursor, scanning each item once; the old video opens a match for Joe (his own does not);
 what he dismissed is not raised by the next scan. A protected person added later sends an old
-item of theirs to review. `cameoguard rights rescan` runs the same by hand. Real photos, real models."""
+item of theirs to review. `cameoguard rights rescan` runs the same by hand. Real photos, real
+models."""
 
 from __future__ import annotations
 
