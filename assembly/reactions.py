@@ -7,6 +7,7 @@ from cameoguard.contracts import Reaction
 from consumers import aggregator
 from consumers.feed_policy import feed_policy
 from generator import reactions as generator_reactions
+from rights import matches as rights_matches
 from rights import notify as rights_notify
 from wellbeing import rating as wellbeing_rating
 
@@ -19,6 +20,7 @@ def all_reactions() -> list[Reaction]:
         *generator_reactions.reactions(),
         *wellbeing_rating.reactions(),
         *rights_notify.reactions(),
+        *rights_matches.reactions(),
     ]
 
 

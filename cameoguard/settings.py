@@ -231,6 +231,12 @@ class Settings(BaseSettings):
     minor_age_margin: int = Field(7, description="Apparent age below 18 + margin = possible minor")
     enrollment_max_seconds: float = Field(30.0, description="Longest enrollment video")
     likeness_max_seconds: float = Field(600.0, description="Longest media for a likeness check")
+    likeness_rescan_window_days: float = Field(
+        30.0, gt=0, description="Items this recent are matched again against a new identity"
+    )
+    likeness_rescan_items_per_minute: float = Field(
+        30.0, ge=0, description="Pace of those re-scans (items decoded a minute; 0: none)"
+    )
     protected_seed_dir: Path | None = Field(
         None,
         description=(
