@@ -12,7 +12,7 @@ from fastapi import Depends, FastAPI
 from pydantic import BaseModel
 
 from assembly.wiring import wire
-from cameoguard import __version__, process_pool
+from cameoguard import __version__
 from cameoguard.audit.api import router as audit_router
 from cameoguard.auth.api import router as keys_router
 from cameoguard.auth.principal import Principal, Scope
@@ -160,7 +160,6 @@ def create_app() -> FastAPI:
         # collector's reach, so its full passes stay short under load.
         gc.freeze()
         yield
-        process_pool.shutdown()  # uvicorn ends on the signal it caught: no atexit after this
 
     app = FastAPI(
         title="cameoguard",
