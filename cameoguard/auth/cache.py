@@ -10,6 +10,7 @@ cached: an unknown key always reaches the database. 0 turns the cache off.
 from __future__ import annotations
 
 import hashlib
+import math
 import threading
 import time
 
@@ -59,8 +60,49 @@ class PrincipalCache:
             self._entries.clear()
 
 
+class KnownKeyIds:
+    """The ids of the keys in the database, held in memory, so that a key whose id is not among
+    them is refused without a query: a flood of invented keys costs a set look-up, not a
+    database round trip each. An unknown id reloads the set, at most once every
+    `reload_every_s` (a key created by another process is known within that time; one created
+    here is added at once). Only a filter: a known id is still checked against the database."""
+
+    def __init__(self, reload_every_s: float = 1.0) -> None:
+        self.reload_every_s = reload_every_s
+        self._ids: set[str] | None = None
+        self._loaded_at = -math.inf
+        self._lock = threading.Lock()
+
+    def add(self, key_id: str) -> None:
+        with self._lock:
+            if self._ids is not None:
+                self._ids.add(key_id)
+
+    def known(self, key_id: str) -> bool | None:
+        """True or False, or None when the set must be (re)loaded first (`load`)."""
+        with self._lock:
+            if self._ids is not None and key_id in self._ids:
+                return True
+            if time.monotonic() - self._loaded_at < self.reload_every_s:
+                return False
+            return None
+
+    def load(self, ids: set[str]) -> None:
+        with self._lock:
+            self._ids, self._loaded_at = ids, time.monotonic()
+
+
 _cache: PrincipalCache | None = None
+_known: KnownKeyIds | None = None
 _cache_lock = threading.Lock()
+
+
+def known_key_ids() -> KnownKeyIds:
+    global _known
+    with _cache_lock:
+        if _known is None:
+            _known = KnownKeyIds()
+        return _known
 
 
 def principal_cache() -> PrincipalCache:
@@ -75,14 +117,15 @@ def principal_cache() -> PrincipalCache:
 
 def forget_all() -> None:
     """Called on every revocation (and by tests when settings change)."""
-    global _cache
+    global _cache, _known
     with _cache_lock:
         if _cache is not None:
             _cache.clear()
-        _cache = None
+        _cache, _known = None, None
 
 
 # This process stops trusting cached keys at once when one is revoked here, and when the engine
 # is reset (the keys came from the old database).
 keys.revocation_listeners.append(forget_all)
+keys.creation_listeners.append(lambda key_id: known_key_ids().add(key_id))
 db.reset_listeners.append(forget_all)

@@ -14,8 +14,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.concurrency import run_in_threadpool
 
-from cameoguard.auth.cache import forget_all, principal_cache
-from cameoguard.auth.keys import authenticate
+from cameoguard.auth.cache import forget_all, known_key_ids, principal_cache
+from cameoguard.auth.keys import authenticate, key_id_of, key_ids
 from cameoguard.auth.principal import Principal
 from cameoguard.db import session_scope
 from cameoguard.errors import ApiError
@@ -49,11 +49,33 @@ def _lookup(presented: str) -> Principal | None:
         raise database_unavailable() from exc
 
 
+def _load_key_ids() -> set[str]:
+    try:
+        with session_scope() as session:
+            return key_ids(session)
+    except DATABASE_ERRORS as exc:
+        raise database_unavailable() from exc
+
+
+async def _may_exist(presented: str) -> bool:
+    key_id = key_id_of(presented)
+    if key_id is None:
+        return False
+    known = known_key_ids()
+    found = known.known(key_id)
+    if found is None:
+        known.load(await run_in_threadpool(_load_key_ids))
+        found = bool(known.known(key_id))
+    return found
+
+
 async def identify(presented: str) -> Principal | None:
     """The principal for a presented key, or None for a malformed, unknown or revoked key."""
     cache = principal_cache()
     principal = cache.get(presented)
     if principal is None:
+        if not await _may_exist(presented):
+            return None
         principal = await run_in_threadpool(_lookup, presented)
         if principal is not None:
             cache.put(presented, principal)

@@ -81,6 +81,8 @@ def create_key(
         reason="admin request",
         details={"name": name.strip(), "scopes": scope_names, "roles": roles, "tenant": tenant},
     )
+    for listener in creation_listeners:
+        listener(key_id)
     return NewKey(key_id=key_id, secret=full)
 
 
@@ -105,6 +107,18 @@ def authenticate(session: Session, presented: str) -> Principal | None:
 
 # Called after every revocation in this process (the key cache forgets what it trusted).
 revocation_listeners: list[Callable[[], None]] = []
+# Called with the id of every key created in this process (known at once to the key filter).
+creation_listeners: list[Callable[[str], None]] = []
+
+
+def key_id_of(presented: str) -> str | None:
+    """The public id inside a well-formed key, or None."""
+    match = _KEY_RE.match(presented)
+    return match.group(1) if match else None
+
+
+def key_ids(session: Session) -> set[str]:
+    return set(session.scalars(select(ApiKey.id)))
 
 
 def revoke_key(session: Session, key_id: str, *, actor: str, reason: str) -> bool:
