@@ -8,6 +8,7 @@ from consumers import aggregator
 from consumers.feed_policy import feed_policy
 from generator import reactions as generator_reactions
 from rights import notify as rights_notify
+from rights import reactions as rights_reactions
 from wellbeing import rating as wellbeing_rating
 
 REACTIONS_GROUP = "reactions"
@@ -19,6 +20,7 @@ def all_reactions() -> list[Reaction]:
         *generator_reactions.reactions(),
         *wellbeing_rating.reactions(),
         *rights_notify.reactions(),
+        *rights_reactions.reactions(),
     ]
 
 

@@ -1,18 +1,34 @@
 """Remix lineage: an item's parent (declared by the platform at publish, or found by a
 fingerprint match of its frames), its ancestors and every descendant. A remix inherits its
 parent's cameos at publish (consumers.items.publish), so the cameos' consent, restrictions and
-revocations reach it; a takedown of an item reaches every descendant (rights.usages)."""
+revocations reach it; a takedown of an item reaches every descendant (rights.usages).
+
+Found by fingerprint: the feed's hash-bank signal hashes every item's frames (PDQ, as seen and
+mirrored) in the one decode of the item; `link_by_fingerprint` keeps them (`item_fingerprints`)
+and matches them against the items published before it in the same tenant (at least half of
+its frames within MATCH_BITS of one of an earlier item's, as seen or mirrored; the earliest of
+the best wins). A match becomes the parent of an item the platform published without one: the
+parent's cameos follow to it (their owners are told of the use), and so does the parent's
+takedown or its cameos' revocation. A scan of the tenant's fingerprints: fine for the embedded
+default, an index (HMA's) for large feeds."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cameoguard.audit.log import record as audit
+from consumers.aggregator import record_decision
+from consumers.feed_policy import feed_policy
 from consumers.tables import FeedItem
-from rights.tables import LineageLink
+from provenance.fingerprint import FingerprintMatch, closest
+from rights.notify import notify_use
+from rights.tables import ItemFingerprint, LineageLink
+from safety.consent.tables import Cameo
 
 MAX_DEPTH = 50  # remix chains longer than this are not followed (a cycle cannot form anyway)
 
@@ -111,3 +127,114 @@ def link_found_parent(
         )
     )
     return True
+
+
+@dataclass(frozen=True)
+class FoundParent:
+    item_id: str
+    parent_item_id: str
+    matched_frames: int
+    frames: int
+    median_distance: float
+    mirrored: bool
+    cameos_inherited: list[str]
+    action: str | None  # what the parent's state made of the item (remove, review), if anything
+
+
+def store_fingerprints(session: Session, item: FeedItem, hashes: list[str]) -> bool:
+    """Keeps the item's frame hashes (as seen; queries bring their mirrors). False when they
+    were kept before (a replayed score)."""
+    if session.get(ItemFingerprint, item.id) is not None:
+        return False
+    session.add(ItemFingerprint(item_id=item.id, tenant=item.tenant, hashes=list(hashes)))
+    session.flush()
+    return True
+
+
+def closest_earlier(
+    session: Session, item: FeedItem, hashes: list[str], mirrored: list[str]
+) -> FingerprintMatch | None:
+    """The earlier item of the tenant whose frames most of `hashes` match (None if none does)."""
+    rows = session.execute(
+        select(ItemFingerprint.item_id, ItemFingerprint.hashes)
+        .join(FeedItem, FeedItem.id == ItemFingerprint.item_id)
+        .where(
+            ItemFingerprint.tenant == item.tenant,
+            ItemFingerprint.item_id != item.id,
+            FeedItem.created_at <= item.created_at,
+        )
+        .order_by(FeedItem.created_at, FeedItem.id)
+    ).all()
+    candidates = {item_id: list(frames or []) for item_id, frames in rows}
+    best = closest(hashes, candidates, mirrored)
+    return best if best is not None and best.is_match else None
+
+
+def _follow_parent(
+    session: Session, item: FeedItem, parent: FeedItem, inherited: list[str]
+) -> str | None:
+    """The parent's takedown, or a revoked or suspended cameo it passed on, reaches the item
+    (as a decision the platform hears of); returns the action taken."""
+    policy_ref = feed_policy().ref
+    if parent.state == "removed" and parent.state_source == "takedown":
+        record_decision(
+            session, policy_ref, item.id, "remove", list(parent.state_reasons),
+            {"takedown_inherited": [parent.id]}, source="takedown",
+        )  # fmt: skip
+        return "remove"
+    cameos = session.scalars(select(Cameo).where(Cameo.id.in_(inherited or [""]))).all()
+    for status, action in (("revoked", "remove"), ("suspended", "review")):
+        hit = [c.id for c in cameos if c.status == status]
+        if hit:
+            reason = f"remix of item {parent.id}, whose cameo {hit[0]} was {status}"
+            record_decision(
+                session, policy_ref, item.id, action, [reason],
+                {"inherited": [parent.id, hit[0], status]}, source="revocation",
+                priority=1 if action == "review" else None,
+            )  # fmt: skip
+            return action
+    return None
+
+
+def link_by_fingerprint(
+    session: Session, item_id: str, hashes: list[str], mirrored: list[str]
+) -> FoundParent | None:
+    """Keeps the item's fingerprints and, for an item published without a parent (and not a
+    generation's own output, whose origin is its record), links the earlier item they match as
+    its parent (found_by=fingerprint). Idempotent: a replay finds the fingerprints kept."""
+    item = session.get(FeedItem, item_id)
+    if item is None or not hashes or not store_fingerprints(session, item, hashes):
+        return None
+    if item.parent_item_id is not None or (item.provenance or {}).get("generation_id"):
+        return None
+    best = closest_earlier(session, item, hashes, mirrored)
+    if best is None:
+        return None
+    parent = session.get(FeedItem, best.key)
+    before = set(item.cameo_ids or [])
+    if parent is None or not link_found_parent(
+        session, item, parent, best.matched_frames, best.frames
+    ):
+        return None
+    inherited = [c for c in item.cameo_ids or [] if c not in before]
+    audit(
+        session,
+        actor="system:rights",
+        action="lineage.found",
+        subject=f"item:{item.id}",
+        reason=f"frames match item {parent.id} ({best.matched_frames}/{best.frames} frames)",
+        details={"parent": parent.id, "mirrored": best.mirrored, "cameos_inherited": inherited},
+    )
+    for cameo_id in inherited:
+        notify_use(session, cameo_id, f"item:{item.id}", item.author_id, item.state, item.tenant)
+    action = _follow_parent(session, item, parent, inherited)
+    return FoundParent(
+        item_id=item.id,
+        parent_item_id=parent.id,
+        matched_frames=best.matched_frames,
+        frames=best.frames,
+        median_distance=best.median_distance,
+        mirrored=best.mirrored,
+        cameos_inherited=inherited,
+        action=action,
+    )
