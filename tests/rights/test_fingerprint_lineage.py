@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from cameoguard.db import session_scope
+from provenance.fingerprint import nearest_distances
+from rights.lineage import _as_bytes, _nearest_per_item
 from rights.tables import ItemFingerprint, LineageLink
 from tests.media_factory import make_clip, transcode
 from tests.rights.feed_run import item_row, publish_file, run_feed
@@ -92,3 +95,20 @@ def test_a_copy_found_by_fingerprint_inherits_the_cameo_and_the_takedown(
     latest = item_row("copy-3")
     assert latest.parent_item_id in ("friend-1", "copy-1")
     assert latest.state == "removed" and latest.state_source == "takedown"
+
+
+def test_the_vectorised_scan_gives_each_items_nearest_frame() -> None:
+    """The one-pass scan agrees with the frame-by-frame distances for items of any length."""
+    rng = np.random.default_rng(5)
+
+    def hashes(n: int) -> list[str]:
+        return [bytes(rng.integers(0, 256, 32, dtype=np.uint8)).hex() for _ in range(n)]
+
+    items = [hashes(int(n)) for n in rng.integers(1, 9, 300)]
+    query = hashes(6)
+    pool = _as_bytes([h for frames in items for h in frames])
+    starts = np.cumsum([0] + [len(frames) for frames in items[:-1]])
+    nearest = _nearest_per_item(_as_bytes(query), pool, starts)
+    assert nearest.shape == (6, 300)
+    for index, frames in enumerate(items):
+        assert (nearest[:, index] == nearest_distances(query, frames)).all()
