@@ -270,6 +270,7 @@ async def check_prompt(
         uses_cameo=bool(body.cameo_ids),
         purpose=body.purpose,
         language=body.language,
+        requester_id=body.requester.id if body.requester else None,
     )
     decision = (await _decide([body.prompt], context, "checks/prompt", principal))[0]
     check_id = f"chk_{uuid.uuid4().hex}"

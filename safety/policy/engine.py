@@ -68,6 +68,8 @@ class CheckContext:
     uses_cameo: bool = False
     purpose: Purpose = "generation"
     language: str | None = None
+    # Who asks: an opt-in likeness claim's names are allowed to the accounts it licenses.
+    requester_id: str | None = None
 
 
 @dataclass
@@ -183,6 +185,11 @@ class PolicyEngine:
         # engine reads them from the database (safety.policy.named_people).
         self.names_source: Callable[[], tuple[str, ...]] | None = None
         self._names: tuple[str, ...] = ()
+        # Opt-in names' licences (name in lower case -> accounts), and the rules built without
+        # the names licensed to an account (a few distinct sets, built once each).
+        self.licences_source: Callable[[], dict[str, frozenset[str]]] | None = None
+        self._licences: dict[str, frozenset[str]] = {}
+        self._licensed_rules: dict[frozenset[str], RuleSet] = {}
 
     @property
     def pack(self) -> PolicyPack:
@@ -194,9 +201,15 @@ class PolicyEngine:
         rules = RuleSet(with_names(pack, self._names))
         with self._lock:
             self._rules = rules
+            self._licensed_rules = {}
         return pack
 
     def _refresh_names(self) -> None:
+        if self.licences_source is not None:
+            licences = self.licences_source()
+            if licences != self._licences:
+                with self._lock:
+                    self._licences = licences
         if self.names_source is None:
             return
         names = self.names_source()
@@ -204,7 +217,29 @@ class PolicyEngine:
             return
         rules = RuleSet(with_names(self.store.pack, names))
         with self._lock:
-            self._rules, self._names = rules, names
+            self._rules, self._names, self._licensed_rules = rules, names, {}
+
+    def _rules_for(self, context: CheckContext) -> RuleSet:
+        """The rules, without the added names licensed to the requester (an opt-in claim)."""
+        with self._lock:
+            rules, names, licences = self._rules, self._names, self._licences
+        if context.requester_id is None or not licences:
+            return rules
+        licensed = frozenset(
+            n for n in names if context.requester_id in licences.get(n.lower(), frozenset())
+        )
+        if not licensed:
+            return rules
+        with self._lock:
+            cached = self._licensed_rules.get(licensed)
+        if cached is None:
+            kept = tuple(n for n in names if n not in licensed)
+            cached = RuleSet(with_names(self.store.pack, kept))
+            with self._lock:
+                if len(self._licensed_rules) >= 64:
+                    self._licensed_rules.clear()
+                self._licensed_rules[licensed] = cached
+        return cached
 
     def check(self, text: str, context: CheckContext | None = None) -> Decision:
         return self.check_many([text], context)[0]
@@ -254,8 +289,9 @@ class PolicyEngine:
     def _finish(
         self, prepared: _Prepared, predictions: list[dict[str, float]], context: CheckContext
     ) -> list[Decision]:
+        rules = self._rules_for(context)
         with self._lock:
-            rules, pack = self._rules, self.store.pack
+            pack = self.store.pack
         decisions = []
         for n, forms, framed in zip(
             prepared.normalized, prepared.index, prepared.framed, strict=True
@@ -405,9 +441,10 @@ def get_engine() -> PolicyEngine:
             classifier = TextClassifier.load(threads=settings.model_threads)
             batcher = MicroBatcher(classifier.predict, workers=settings.model_workers)
             _engine = PolicyEngine(PackStore(Path(pack_path)), classifier, batcher)
-            from safety.policy.named_people import current_names
+            from safety.policy.named_people import current_licences, current_names
 
             _engine.names_source = current_names
+            _engine.licences_source = current_licences
             log.info("policy engine ready", extra={"pack": _engine.pack.ref})
         return _engine
 
