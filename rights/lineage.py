@@ -9,8 +9,10 @@ and matches them against the items published before it in the same tenant (at le
 its frames within MATCH_BITS of one of an earlier item's, as seen or mirrored; the earliest of
 the best wins). A match becomes the parent of an item the platform published without one: the
 parent's cameos follow to it (their owners are told of the use), and so does the parent's
-takedown or its cameos' revocation. A vectorised scan of the tenant's fingerprints: fine for
-the embedded default, an index (HMA's) for large feeds."""
+takedown or its cameos' revocation. Workers may score a copy before its original: the
+original's fingerprints, when kept, adopt the later copies without a parent that match them.
+A vectorised scan of the tenant's fingerprints: fine for the embedded default, an index (HMA's)
+for large feeds."""
 
 from __future__ import annotations
 
@@ -243,25 +245,13 @@ def _follow_parent(
     return None
 
 
-def link_by_fingerprint(
-    session: Session, item_id: str, hashes: list[str], mirrored: list[str]
+def _link(
+    session: Session, item: FeedItem, parent: FeedItem, match: FingerprintMatch
 ) -> FoundParent | None:
-    """Keeps the item's fingerprints and, for an item published without a parent (and not a
-    generation's own output, whose origin is its record), links the earlier item they match as
-    its parent (found_by=fingerprint). Idempotent: a replay finds the fingerprints kept."""
-    item = session.get(FeedItem, item_id)
-    if item is None or not hashes or not store_fingerprints(session, item, hashes):
-        return None
-    if item.parent_item_id is not None or (item.provenance or {}).get("generation_id"):
-        return None
-    best = closest_earlier(session, item, hashes, mirrored)
-    if best is None:
-        return None
-    parent = session.get(FeedItem, best.key)
+    """Links `parent` as the item's parent found by fingerprint, with what follows from it: the
+    audit entry, the owners of inherited cameos told, the parent's takedown or revocation."""
     before = set(item.cameo_ids or [])
-    if parent is None or not link_found_parent(
-        session, item, parent, best.matched_frames, best.frames
-    ):
+    if not link_found_parent(session, item, parent, match.matched_frames, match.frames):
         return None
     inherited = [c for c in item.cameo_ids or [] if c not in before]
     audit(
@@ -269,8 +259,8 @@ def link_by_fingerprint(
         actor="system:rights",
         action="lineage.found",
         subject=f"item:{item.id}",
-        reason=f"frames match item {parent.id} ({best.matched_frames}/{best.frames} frames)",
-        details={"parent": parent.id, "mirrored": best.mirrored, "cameos_inherited": inherited},
+        reason=f"frames match item {parent.id} ({match.matched_frames}/{match.frames} frames)",
+        details={"parent": parent.id, "mirrored": match.mirrored, "cameos_inherited": inherited},
     )
     for cameo_id in inherited:
         notify_use(session, cameo_id, f"item:{item.id}", item.author_id, item.state, item.tenant)
@@ -278,10 +268,88 @@ def link_by_fingerprint(
     return FoundParent(
         item_id=item.id,
         parent_item_id=parent.id,
-        matched_frames=best.matched_frames,
-        frames=best.frames,
-        median_distance=best.median_distance,
-        mirrored=best.mirrored,
+        matched_frames=match.matched_frames,
+        frames=match.frames,
+        median_distance=match.median_distance,
+        mirrored=match.mirrored,
         cameos_inherited=inherited,
         action=action,
     )
+
+
+def _may_have_found_parent(item: FeedItem) -> bool:
+    """Published without a parent, and not a generation's own output (its origin is its
+    record, and renders of one cameo may look alike)."""
+    return item.parent_item_id is None and not (item.provenance or {}).get("generation_id")
+
+
+def later_copies(
+    session: Session, item: FeedItem, hashes: list[str], mirrored: list[str]
+) -> list[tuple[FeedItem, FingerprintMatch]]:
+    """Items published after `item` without a parent whose fingerprints were kept before its
+    own (the workers scored them out of order) and whose frames match it: at least half of
+    their frames within MATCH_BITS of one of its frames, as seen or mirrored."""
+    rows = session.execute(
+        select(ItemFingerprint.item_id, ItemFingerprint.hashes)
+        .join(FeedItem, FeedItem.id == ItemFingerprint.item_id)
+        .where(
+            ItemFingerprint.tenant == item.tenant,
+            ItemFingerprint.item_id != item.id,
+            FeedItem.created_at >= item.created_at,
+            FeedItem.parent_item_id.is_(None),
+        )
+        .order_by(FeedItem.created_at, FeedItem.id)
+    ).all()
+    rows = [(item_id, list(frames)) for item_id, frames in rows if frames]
+    if not rows or not hashes:
+        return []
+    frames_of = np.array([len(frames) for _, frames in rows])
+    starts = np.cumsum(np.concatenate([[0], frames_of[:-1]]))
+    theirs = _as_bytes([h for _, frames in rows for h in frames])
+    found = []
+    for flipped, ours in ((False, hashes), (True, mirrored)):
+        if not ours:
+            continue
+        nearest = _nearest_per_item(theirs, _as_bytes(ours), np.array([0]))[:, 0]
+        matched = np.add.reduceat((nearest <= MATCH_BITS).astype(np.int64), starts)
+        for index in np.flatnonzero(matched * 2 >= frames_of):
+            if any(f.key == rows[index][0] for _, f in found):
+                continue
+            copy = session.get(FeedItem, rows[index][0])
+            if copy is None or not _may_have_found_parent(copy) or copy.id == item.id:
+                continue
+            if copy.created_at == item.created_at and copy.id < item.id:
+                continue  # published at the same instant: the smaller id is the earlier
+            group = nearest[starts[index] : starts[index] + frames_of[index]]
+            match = FingerprintMatch(
+                key=copy.id,
+                matched_frames=int(matched[index]),
+                frames=int(frames_of[index]),
+                median_distance=float(np.median(group)),
+                mirrored=flipped,
+            )
+            found.append((copy, match))
+    return found
+
+
+def link_by_fingerprint(
+    session: Session, item_id: str, hashes: list[str], mirrored: list[str]
+) -> list[FoundParent]:
+    """Keeps the item's fingerprints; for an item published without a parent (and not a
+    generation's own output), links the earlier item they match as its parent
+    (found_by=fingerprint); and links to it the later copies that were scored before it.
+    Idempotent: a replay finds the fingerprints kept and does nothing."""
+    item = session.get(FeedItem, item_id)
+    if item is None or not hashes or not store_fingerprints(session, item, hashes):
+        return []
+    linked: list[FoundParent] = []
+    if _may_have_found_parent(item):
+        best = closest_earlier(session, item, hashes, mirrored)
+        parent = session.get(FeedItem, best.key) if best is not None else None
+        if best is not None and parent is not None:
+            found = _link(session, item, parent, best)
+            linked += [found] if found is not None else []
+    for copy, match in later_copies(session, item, hashes, mirrored):
+        found = _link(session, copy, item, match)
+        linked += [found] if found is not None else []
+    return linked

@@ -39,19 +39,19 @@ def _hashbank_scores(message: Message) -> ContentScores | None:
     return message if message.classifier == HashBankSignal.name else None
 
 
-def link_remix_by_fingerprint(message: Message) -> FoundParent | None:
+def link_remix_by_fingerprint(message: Message) -> list[FoundParent]:
     scores = _hashbank_scores(message)
     if scores is None:
-        return None
+        return []
     kept = next((e for e in scores.evidence if e.get("kind") == FINGERPRINT), None)
     if kept is None:
-        return None
+        return []
     hashes, mirrored = list(kept.get("hashes") or []), list(kept.get("mirrored") or [])
     with session_scope(write=True) as session:
-        found = link_by_fingerprint(session, scores.item_id, hashes, mirrored)
-    if found is not None:
+        linked = link_by_fingerprint(session, scores.item_id, hashes, mirrored)
+    for found in linked:
         log.info("remix parent found by fingerprint", extra=found.__dict__)
-    return found
+    return linked
 
 
 def escalate_child_safety_match(message: Message) -> dict[str, str] | None:

@@ -112,3 +112,21 @@ def test_the_vectorised_scan_gives_each_items_nearest_frame() -> None:
     assert nearest.shape == (6, 300)
     for index, frames in enumerate(items):
         assert (nearest[:, index] == nearest_distances(query, frames)).all()
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_a_copy_scored_before_its_original_is_linked_when_the_original_is(
+    client: TestClient, platform: dict[str, str], tmp_path: Path
+) -> None:
+    original = make_clip(tmp_path / "first.mp4", 6.0, 480, 270, seed=41)
+    publish_file(client, platform, original, "first", "bob")
+    copy = transcode(original, tmp_path / "second.mp4", crf=29, mirror=True, height=240)
+    publish_file(client, platform, copy, "second", "eve")
+    run_feed("second")  # the copy's scores arrive first: nothing to link it to yet
+    assert item_row("second").parent_item_id is None
+    run_feed("first")
+    assert item_row("first").parent_item_id is None
+    assert item_row("second").parent_item_id == "first"
+    with session_scope() as session:
+        link = session.get(LineageLink, "second")
+        assert link is not None and link.found_by == "fingerprint"
