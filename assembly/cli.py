@@ -21,6 +21,7 @@ from cameoguard.settings import get_settings
 from consumers.cli import worker_app
 from generator.cli import register as register_generator
 from provenance.cli import dev_ca, provenance_app, verify
+from rights.cli import rights_app
 from safety.consent.cli import faces_app, protected_app, voices_app
 from safety.policy.cli import moderate, policy_app
 from wellbeing.cli import register as register_wellbeing
@@ -49,6 +50,7 @@ register_wellbeing(faces_app)
 app.add_typer(wellbeing_app, name="wellbeing")
 app.add_typer(voices_app, name="voices")
 app.add_typer(protected_app, name="protected")
+app.add_typer(rights_app, name="rights")
 app.add_typer(worker_app, name="worker")
 app.command("up")(up)
 register_generator(app, worker_app, generator_tools)
@@ -89,10 +91,14 @@ def serve(
     import uvicorn
 
     settings = get_settings()
-    # Heavy work (regular expressions over long texts, model glue) runs in threads and holds
-    # the GIL between switches; a short interval keeps the event loop's share (bench/load.py
-    # --abuse: normal checks p50 266 -> 28 ms, p99 701 -> 133 ms).
+    # Heavy work left in threads (media glue) holds the GIL between switches; a short interval
+    # keeps the event loop's share (bench/load.py --abuse: normal checks p50 266 -> 28 ms, p99
+    # 701 -> 133 ms). Long texts are read in worker processes, started now rather than on the
+    # first long request.
     sys.setswitchinterval(settings.gil_switch_interval_ms / 1000)
+    from cameoguard import process_pool
+
+    process_pool.warm_up()
     uvicorn.run(
         "assembly.app:create_app",
         factory=True,

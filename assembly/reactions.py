@@ -7,6 +7,7 @@ from cameoguard.contracts import Reaction
 from consumers import aggregator
 from consumers.feed_policy import feed_policy
 from generator import reactions as generator_reactions
+from rights import matches as rights_matches
 from rights import notify as rights_notify
 from rights import reactions as rights_reactions
 from wellbeing import rating as wellbeing_rating
@@ -20,6 +21,7 @@ def all_reactions() -> list[Reaction]:
         *generator_reactions.reactions(),
         *wellbeing_rating.reactions(),
         *rights_notify.reactions(),
+        *rights_matches.reactions(),
         *rights_reactions.reactions(),
     ]
 

@@ -25,13 +25,16 @@ def generator_tools() -> Tools:
 @worker_app.command("reactions")
 def reactions(bootstrap: str = BootstrapOpt, group: str = GroupOpt) -> None:
     """Run every area's reactions to events until SIGTERM: decide items from their signals'
-    scores (feed), take down items and cancel generations of a revoked cameo (feed, generator).
-    Consumer group `reactions`."""
+    scores (feed), take down items and cancel generations of a revoked cameo (feed, generator),
+    open likeness matches (rights); and, in the background, the likeness re-scans of recent
+    items after each enrollment (rights). Consumer group `reactions`."""
     from assembly.reactions import REACTIONS_GROUP, all_reactions
     from consumers.runner import reaction_topics, reactions_handler
+    from rights.rescan import Rescanner
 
     chosen = all_reactions()
     err.print("reactions: " + ", ".join(r.name for r in chosen))
+    rescanner = Rescanner().start()  # likeness re-scans after enrollments, in the background
     run_worker(
         group or REACTIONS_GROUP,
         reaction_topics(chosen),
@@ -40,6 +43,7 @@ def reactions(bootstrap: str = BootstrapOpt, group: str = GroupOpt) -> None:
         "reactions worker",
         "reactions",
     )
+    rescanner.close()
 
 
 @worker_app.command("lag")

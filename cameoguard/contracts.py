@@ -24,6 +24,9 @@ CRISIS_CASES = "wellbeing.crisis_cases"
 # cameo, and a use the owner took down is announced (the platform's webhook gets both).
 LIKENESS_USED = "likeness.used"
 LIKENESS_TAKEDOWN = "likeness.takedown"
+# A likeness match's case changed: opened (the feed or a re-scan found an enrolled person in an
+# item without consent), confirmed by the cameo's owner (the item is taken down) or dismissed.
+LIKENESS_MATCHES = "likeness.matches"
 # A generation job changed state (queued, held, running, done, blocked, failed, cancelled): for
 # platforms that follow jobs by webhook rather than by polling.
 GENERATION_STATE = "generation.state"
@@ -37,6 +40,7 @@ TOPICS = (
     LIKENESS_USED,
     LIKENESS_TAKEDOWN,
     GENERATION_STATE,
+    LIKENESS_MATCHES,
 )
 
 
@@ -109,6 +113,27 @@ class LikenessTakedown(Message):
     generations: list[str]
     by: str
     reason: str
+    tenant: str = Field(default="", max_length=64)
+    at: datetime
+
+
+class LikenessMatchChanged(Message):
+    """A likeness match's case, keyed by the item: `open` when found (by the feed's check of a
+    published item or by a re-scan after an enrollment), then `confirmed` (the cameo's owner
+    says it is her: the item is taken down) or `dismissed` (not her: suppressed from then on).
+    A protected person's match has no owner: a reviewer decides its item."""
+
+    match_id: str = Field(min_length=1, max_length=40)
+    item_id: str = Field(min_length=1, max_length=64)
+    cameo_id: str | None = None
+    protected_person_id: str | None = None
+    owner_id: str | None = None
+    modality: Literal["face", "voice"]
+    score: float
+    threshold: float
+    state: Literal["open", "confirmed", "dismissed"]
+    found_by: Literal["feed", "rescan"]
+    by: str
     tenant: str = Field(default="", max_length=64)
     at: datetime
 
@@ -212,6 +237,7 @@ SCHEMAS: dict[str, type[Message]] = {
     LIKENESS_USED: LikenessUsed,
     LIKENESS_TAKEDOWN: LikenessTakedown,
     GENERATION_STATE: GenerationStateChanged,
+    LIKENESS_MATCHES: LikenessMatchChanged,
 }
 
 

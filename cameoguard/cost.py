@@ -3,7 +3,8 @@
 Each costly route estimates its work in CPU-milliseconds before doing it (texts x length, media
 seconds x pixels) and charges it to the calling key's work budget: a token bucket refilled at
 `work_budget_ms_per_minute`. A key over its budget gets 429 with Retry-After and nothing runs.
-The work itself runs off the event loop in one of `heavy_work_slots` slots; a request that
+The work itself runs off the event loop in one of `heavy_work_slots` slots (in a worker thread,
+or in a worker process for pure-Python work that would hold the GIL); a request that
 cannot get a slot within `heavy_work_wait_s` gets 503 with Retry-After instead of queueing
 without bound behind the others."""
 
@@ -19,6 +20,7 @@ from prometheus_client import Counter
 from starlette.concurrency import run_in_threadpool
 
 from cameoguard.errors import ApiError
+from cameoguard.process_pool import run_in_process
 from cameoguard.ratelimit import RateLimiter, retry_after
 
 T = TypeVar("T")
@@ -115,3 +117,13 @@ async def run_costly(
     charge(key_id, estimate_ms)
     async with heavy_slot():
         return await run_in_threadpool(work, *args, **kwargs)
+
+
+async def run_costly_in_process(
+    key_id: str, estimate_ms: float, work: Callable[..., T], *args: Any
+) -> T:
+    """`run_costly` for pure-Python work that would hold the GIL: `work(*args)` runs in a
+    worker process (cameoguard.process_pool), so the event loop keeps answering."""
+    charge(key_id, estimate_ms)
+    async with heavy_slot():
+        return await run_in_process(work, *args)

@@ -108,10 +108,21 @@ class Refusal(Exception):
         self.details = details
         self.retry_after_s = retry_after_s
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled whole (a refusal raised in a heavy-work process reaches the API as itself)."""
+        state = (self.kind, self.code, self.message, self.details, self.retry_after_s)
+        return (_restore_refusal, (type(self), state), self.__dict__)
+
     @property
     def retryable(self) -> bool:
         """An outage or a limit, not a judgement on the request: the same request may pass."""
         return self.kind in (RefusalKind.unavailable, RefusalKind.rate_limited)
+
+
+def _restore_refusal(cls: type[Refusal], state: tuple[Any, ...]) -> Refusal:
+    refusal = Exception.__new__(cls)
+    Refusal.__init__(refusal, *state)
+    return refusal
 
 
 def error_response(

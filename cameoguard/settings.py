@@ -118,6 +118,16 @@ class Settings(BaseSettings):
             " slot (default: one core fewer than the machine has, so light checks keep one)"
         ),
     )
+    heavy_work_processes: int = Field(
+        default_factory=lambda: max(1, (os.cpu_count() or 1) - 1),
+        ge=0,
+        le=64,
+        description=(
+            "Worker processes for heavy pure-Python work (reading long texts), so it does not hold"
+            " the API process's GIL; 0 runs it in threads (default: one core fewer than the"
+            " machine has)"
+        ),
+    )
     heavy_work_wait_s: float = Field(
         10.0, ge=0, description="How long a heavy request waits for a slot before a 503"
     )
@@ -221,6 +231,12 @@ class Settings(BaseSettings):
     minor_age_margin: int = Field(7, description="Apparent age below 18 + margin = possible minor")
     enrollment_max_seconds: float = Field(30.0, description="Longest enrollment video")
     likeness_max_seconds: float = Field(600.0, description="Longest media for a likeness check")
+    likeness_rescan_window_days: float = Field(
+        30.0, gt=0, description="Items this recent are matched again against a new identity"
+    )
+    likeness_rescan_items_per_minute: float = Field(
+        30.0, ge=0, description="Pace of those re-scans (items decoded a minute; 0: none)"
+    )
     protected_seed_dir: Path | None = Field(
         None,
         description=(

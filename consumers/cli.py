@@ -29,7 +29,7 @@ def relay(
     from cameoguard.heartbeats import start_pulse
     from cameoguard.settings import get_settings
     from consumers.relay import OutboxRelay, make_producer, pending_count, wait_until_drained
-    from consumers.runner import run_until_stopped
+    from consumers.runner import exit_now, run_until_stopped
 
     servers = bootstrap or get_settings().kafka_bootstrap
     settings = get_settings()
@@ -60,6 +60,7 @@ def relay(
         f"relay stopped{'' if finished else ' (abandoned a round the broker did not answer)'}: "
         f"published {worker.published}, dead-lettered {worker.dead_lettered}"
     )
+    exit_now(0)
 
 
 GroupOpt = typer.Option(None, "--group", help="Consumer group (default: the worker's name)")
@@ -77,7 +78,7 @@ def run_worker(
     """Consumes until SIGTERM/SIGINT; `kind` names the worker in heartbeats and /readyz."""
     from cameoguard.heartbeats import start_pulse
     from cameoguard.settings import get_settings
-    from consumers.runner import Worker, WorkerConfig, describe, run_until_stopped
+    from consumers.runner import Worker, WorkerConfig, describe, exit_now, run_until_stopped
 
     settings = get_settings()
     config = WorkerConfig(
@@ -95,6 +96,7 @@ def run_worker(
     err.print(
         f"{label} stopped{'' if finished else ' (abandoned its message)'}: {describe(worker)}"
     )
+    exit_now(0)
 
 
 @worker_app.command("score")
@@ -135,7 +137,7 @@ def webhooks_worker() -> None:
     """Deliver outbox events to the registered webhooks until SIGTERM/SIGINT: HMAC-signed,
     retried with exponential backoff, at least once (Idempotency-Key: evt_<id>)."""
     from cameoguard.heartbeats import start_pulse
-    from consumers.runner import run_until_stopped
+    from consumers.runner import exit_now, run_until_stopped
     from consumers.webhooks import WebhookSender, pending_deliveries
 
     sender = WebhookSender()
@@ -146,3 +148,4 @@ def webhooks_worker() -> None:
     err.print(
         f"webhook sender stopped: delivered {sender.delivered}, failed attempts {sender.failed}"
     )
+    exit_now(0)

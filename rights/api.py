@@ -1,5 +1,5 @@
-"""HTTP routes of the rights area: every use of a cameo and its takedown, owners' notification
-preferences, remix lineage."""
+"""HTTP routes of the rights area: every use of a cameo and its takedown, the likeness matches
+its owner confirms or dismisses, owners' notification preferences, remix lineage."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from cameoguard.errors import ApiError
 from cameoguard.settings import get_settings
 from cameoguard.uploads import accepts_upload, save_upload, spool_body
 from consumers.tables import FeedItem
-from rights import claims, hashes, lineage, notify, usages
+from rights import claims, hashes, lineage, matches, notify, usages
 from safety.consent import models as consent_models
 
 router = APIRouter(tags=["rights"])
@@ -71,6 +71,74 @@ def take_down(
         cameo_id,
         body.owner_id,
         usage,
+        principal.actor,
+        tenant=principal.data_tenant,
+        reason=body.reason,
+    )
+
+
+class MatchDecision(BaseModel):
+    owner_id: str = Field(min_length=1, max_length=200)
+    reason: str = Field("", max_length=2000)
+
+
+MATCH_ID = r"^lkm_[0-9a-f]{16}$"
+
+
+@router.get("/v1/cameos/{cameo_id}/matches", response_model=list[matches.MatchView])
+def cameo_matches(
+    cameo_id: str,
+    owner_id: OwnerId,
+    state: Annotated[str | None, Query(pattern="^(open|confirmed|dismissed)$")] = None,
+    principal: Principal = Depends(platform),
+) -> list[matches.MatchView]:
+    """Items in which the feed's likeness check (every published item, uploads included) or a
+    re-scan after her enrollment found her face or voice without a consent record, newest
+    first, each open until she confirms or dismisses it. Only the owner sees them."""
+    return matches.list_matches(
+        cameo_id,
+        owner_id,
+        tenant=principal.data_tenant,
+        state=state,  # type: ignore[arg-type]
+    )
+
+
+@router.post(
+    "/v1/cameos/{cameo_id}/matches/{match_id}/confirm", response_model=matches.MatchDecided
+)
+def confirm_match(
+    cameo_id: str,
+    match_id: Annotated[str, Path_(pattern=MATCH_ID)],
+    body: MatchDecision,
+    principal: Principal = Depends(platform),
+) -> matches.MatchDecided:
+    """It is her: the item and every item derived from it are taken down at once, as her usage
+    takedown does (media withheld, audited, `likeness.takedown` and `likeness.matches`)."""
+    return matches.confirm(
+        cameo_id,
+        match_id,
+        body.owner_id,
+        principal.actor,
+        tenant=principal.data_tenant,
+        reason=body.reason,
+    )
+
+
+@router.post(
+    "/v1/cameos/{cameo_id}/matches/{match_id}/dismiss", response_model=matches.MatchDecided
+)
+def dismiss_match(
+    cameo_id: str,
+    match_id: Annotated[str, Path_(pattern=MATCH_ID)],
+    body: MatchDecision,
+    principal: Principal = Depends(platform),
+) -> matches.MatchDecided:
+    """Not her: recorded and audited (`likeness.matches`), and no later scan raises this item
+    for her cameo again."""
+    return matches.dismiss(
+        cameo_id,
+        match_id,
+        body.owner_id,
         principal.actor,
         tenant=principal.data_tenant,
         reason=body.reason,

@@ -1,6 +1,8 @@
 """Telling cameo owners of new uses: each item published with their cameo (declared, or
 inherited from the item it remixes) is a `likeness.used` event for the owner at once (`every`,
 the default), in a daily digest (`daily`), or not at all (`none`), by the owner's preference.
+A likeness match (her face or voice found in an item without consent: rights.matches) is told
+the same way, as a use `match:<id>` in state `match`, for her to confirm or dismiss.
 The platform's webhook (if it registered one) receives these events like every other."""
 
 from __future__ import annotations
@@ -110,6 +112,12 @@ def notify_published(message: ContentPublished) -> int:
         )
 
 
+def _state(row: UsageNotice) -> str:
+    """A notice's use: an item published with the cameo, or a match of her likeness to confirm
+    or dismiss (usage `match:<id>`)."""
+    return "match" if row.usage.startswith("match:") else "published"
+
+
 def send_digests(older_than: timedelta = timedelta(days=1)) -> int:
     """One `likeness.used` digest per cameo of the `daily` owners whose oldest unsent use is at
     least `older_than` old (the worker or `cameoguard rights digest` calls this). Returns the
@@ -135,7 +143,7 @@ def send_digests(older_than: timedelta = timedelta(days=1)) -> int:
             event = LikenessUsed(
                 cameo_id=cameo_id,
                 owner_id=rows[0].owner_id,
-                uses=[{"usage": r.usage, "made_by": r.made_by, "state": "published"} for r in rows],
+                uses=[{"usage": r.usage, "made_by": r.made_by, "state": _state(r)} for r in rows],
                 digest=True,
                 tenant=rows[0].tenant,
                 at=now,

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, DateTime, Float, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cameoguard.db import Base, utcnow
@@ -108,3 +108,59 @@ class LikenessClaim(Base):
     effects: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class LikenessMatch(Base):
+    """A published item in which the feed (or a re-scan after an enrollment) found an enrolled
+    cameo's or a protected person's face or voice without a consent record: one per item and
+    identity, so a replayed score or a second scan changes nothing. A cameo's owner confirms it
+    (it is her: the item is taken down) or dismisses it (not her: the pair stays suppressed)."""
+
+    __tablename__ = "likeness_matches"
+    __table_args__ = (UniqueConstraint("item_id", "identity"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64), default="", index=True)
+    item_id: Mapped[str] = mapped_column(String(64), index=True)
+    identity: Mapped[str] = mapped_column(String(60))  # cameo:<id> | protected:<id>
+    cameo_id: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
+    protected_person_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    owner_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    modality: Mapped[str] = mapped_column(String(10))  # face | voice
+    score: Mapped[float] = mapped_column(Float)
+    threshold: Mapped[float] = mapped_column(Float)
+    media_time: Mapped[float] = mapped_column(Float, default=0.0)  # seconds into the media
+    consent: Mapped[str] = mapped_column(String(20))  # what the check found (not_granted, ...)
+    found_by: Mapped[str] = mapped_column(String(10))  # feed | rescan
+    state: Mapped[str] = mapped_column(String(10), default="open", index=True)
+    decided_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    decision_reason: Mapped[str] = mapped_column(Text, default="")
+    takedown_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    case_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class LikenessRescan(Base):
+    """Recent items matched again against one newly enrolled identity (a cameo, a protected
+    person), newest first, at a throttled pace: the cursor (the last item scanned) is kept after
+    every item, so a stopped scanner continues where it stopped. A lease keeps two scanners off
+    the same identity."""
+
+    __tablename__ = "likeness_rescans"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    identity: Mapped[str] = mapped_column(String(60), unique=True)  # cameo:<id> | protected:<id>
+    tenant: Mapped[str | None] = mapped_column(String(64), nullable=True)  # None: every tenant
+    since: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    until: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    cursor_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    cursor_item: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    state: Mapped[str] = mapped_column(String(10), default="pending", index=True)
+    scanned: Mapped[int] = mapped_column(Integer, default=0)
+    matched: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

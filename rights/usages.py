@@ -27,7 +27,7 @@ from consumers.feed_policy import feed_policy
 from consumers.tables import FeedItem, FeedScore
 from provenance.tables import ProvenanceRecord
 from rights.lineage import descendants
-from rights.tables import UsageTakedown
+from rights.tables import LikenessMatch, UsageTakedown
 from safety.consent.cameos import Usages, owned
 from safety.consent.cameos import usages as consent_usages
 from safety.consent.tables import ConsentGrant
@@ -133,10 +133,24 @@ def cameo_uses(session: Session, cameo_id: str, tenant: str | None) -> list[Usag
             items[item.id] = (item, how)
         elif (item.provenance or {}).get("generation_id") in records:
             items[item.id] = (item, "generated")
-    matched = session.execute(
-        select(FeedScore.item_id, FeedScore.cameos_seen).order_by(FeedScore.id)
-    ).all()
+    # Matches of her likeness (the feed's check, a re-scan), less those she said are not her.
+    match_states = dict(
+        session.execute(
+            select(LikenessMatch.item_id, LikenessMatch.state)
+            .where(LikenessMatch.cameo_id == cameo_id)
+            .order_by(LikenessMatch.created_at)
+        ).all()
+    )
+    matched: list[tuple[str, list[str] | None]] = [
+        (item_id, seen)
+        for item_id, seen in session.execute(
+            select(FeedScore.item_id, FeedScore.cameos_seen).order_by(FeedScore.id)
+        )
+    ]
+    matched += [(i, [cameo_id]) for i, state in match_states.items() if state != "dismissed"]
     for item_id, seen in matched:
+        if match_states.get(item_id) == "dismissed":
+            continue
         if cameo_id in (seen or []) and item_id not in items:
             item = session.get(FeedItem, item_id)
             if item is not None and (tenant is None or item.tenant == tenant):

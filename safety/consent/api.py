@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from cameoguard.auth.principal import Principal, Scope
-from cameoguard.cost import run_costly
+from cameoguard.cost import run_costly, run_costly_in_process
 from cameoguard.deps import require_scope
 from cameoguard.errors import ApiError
 from cameoguard.settings import get_settings
@@ -246,11 +246,18 @@ async def check_likeness(
     with tempfile.TemporaryDirectory() as tmp:
         path = await spool_body(request, settings.max_upload_bytes, Path(tmp))
         cost = await run_in_threadpool(estimate_work, path, settings.likeness_max_seconds, 1.0)
-        report = await run_costly(
+        # Decoding and the face and voice models run in a heavy-work process (their Python
+        # glue would hold this process's GIL); matching against the registry runs here.
+        seen = await run_costly_in_process(
             principal.key_id,
             cost,
-            likeness.likeness,
-            path,
+            likeness.analyse_file_in_worker,
+            str(path),
+            settings.likeness_max_seconds,
+        )
+        report = await run_in_threadpool(
+            likeness.report_likeness,
+            seen,
             models,
             requester_id=requester_id,
             mutual_owner_ids=mutual_owner_ids or [],

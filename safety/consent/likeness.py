@@ -5,6 +5,7 @@ matched, not whose it is."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -17,7 +18,7 @@ from cameoguard.settings import get_settings
 from safety.analysis import MediaAnalysis, analyse
 from safety.consent import permissions as perms
 from safety.consent.cameos import in_tenant
-from safety.consent.models import LikenessModels
+from safety.consent.models import LikenessModels, get_models
 from safety.consent.registry import Entry, registry
 from safety.consent.tables import Cameo, ProtectedPerson
 from safety.media import Media, load_media
@@ -101,6 +102,37 @@ def consent_status(cameo: Cameo | None, requester_id: str, mutuals: list[str]) -
     return "granted" if access.granted else "not_granted"
 
 
+@dataclass(frozen=True)
+class AnalysedFile:
+    """What a likeness report needs of a media file, computed without the database: plain,
+    picklable data (it may come back from a heavy-work process)."""
+
+    kind: str
+    duration: float
+    analysis: MediaAnalysis
+    synthetic_voice: float | None
+
+
+def analyse_file(
+    path: Path,
+    models: LikenessModels,
+    *,
+    max_seconds: float,
+    frames_per_second: float = 1.0,
+) -> AnalysedFile:
+    """Decodes `path` (an image, video or audio file) and finds its faces and voice."""
+    media = load_media(
+        path, max_seconds=max_seconds, frames_per_second=frames_per_second, max_frames=120
+    )
+    return AnalysedFile(media.kind, media.duration, analyse(media, models), _synthetic_voice(media))
+
+
+def analyse_file_in_worker(path: str, max_seconds: float) -> AnalysedFile:
+    """`analyse_file` in a heavy-work process (cameoguard.process_pool): the worker loads the
+    models once, on its first file."""
+    return analyse_file(Path(path), get_models(), max_seconds=max_seconds)
+
+
 def likeness(
     path: Path,
     models: LikenessModels,
@@ -111,19 +143,14 @@ def likeness(
     tenant: str | None = None,
 ) -> LikenessReport:
     """Decodes `path` (an image, video or audio file) and reports every likeness in it."""
-    media = load_media(
+    seen = analyse_file(
         path,
+        models,
         max_seconds=get_settings().likeness_max_seconds,
         frames_per_second=frames_per_second,
-        max_frames=120,
     )
-    return likeness_of(
-        media,
-        analyse(media, models),
-        models,
-        requester_id=requester_id,
-        mutual_owner_ids=mutual_owner_ids,
-        tenant=tenant,
+    return report_likeness(
+        seen, models, requester_id=requester_id, mutual_owner_ids=mutual_owner_ids, tenant=tenant
     )
 
 
@@ -182,6 +209,22 @@ def likeness_of(
 ) -> LikenessReport:
     """The likeness report of media already decoded and analysed (the feed analyses each item
     once for all its signals), for a requester of `tenant` (None: the operator)."""
+    seen = AnalysedFile(media.kind, media.duration, analysis, _synthetic_voice(media))
+    return report_likeness(
+        seen, models, requester_id=requester_id, mutual_owner_ids=mutual_owner_ids, tenant=tenant
+    )
+
+
+def report_likeness(
+    seen: AnalysedFile,
+    models: LikenessModels,
+    *,
+    requester_id: str | None,
+    mutual_owner_ids: list[str] | None = None,
+    tenant: str | None = None,
+) -> LikenessReport:
+    """Matches the faces and voice found in `seen` against the registry (the database)."""
+    analysis = seen.analysis
     margin = get_settings().minor_age_margin
     mutuals = mutual_owner_ids or []
     face_threshold = models.face.match_threshold
@@ -215,15 +258,15 @@ def likeness_of(
         audio_seconds=round(analysis.audio_seconds, 2),
         speech_seconds=round(analysis.speech_seconds, 2),
         matches=voice_matches,
-        synthetic_voice=_synthetic_voice(media),
+        synthetic_voice=seen.synthetic_voice,
     )
     matches = [m for f in faces for m in f.matches] + voice.matches
     unconsented = sorted({m.ref for m in matches if m.consent not in ("owner", "granted")})
     reasons = [f"likeness of {u} without consent" for u in unconsented] if requester_id else []
     return LikenessReport(
         media=MediaFacts(
-            kind=media.kind,
-            duration=round(media.duration, 2),
+            kind=seen.kind,
+            duration=round(seen.duration, 2),
             frames_scanned=analysis.frames_scanned,
         ),
         faces=faces,

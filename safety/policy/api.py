@@ -19,10 +19,10 @@ from sqlalchemy.orm import Session
 from cameoguard.audit.appender import PendingEntry, appender
 from cameoguard.audit.log import record
 from cameoguard.auth.principal import Principal, Scope
-from cameoguard.cost import run_costly
+from cameoguard.cost import run_costly_in_process
 from cameoguard.deps import DATABASE_ERRORS, database_unavailable, get_session, require_scope
 from cameoguard.errors import ApiError, Refusal
-from safety.policy import service
+from safety.policy import service, text_worker
 from safety.policy.engine import CheckContext, Decision
 from safety.policy.normalize import MAX_TEXT_CHARS, InvalidText
 from safety.policy.pack import CATEGORIES, PackError, SupportResource
@@ -211,10 +211,17 @@ async def _decide(
     try:
         if total <= ON_LOOP_CHARS:
             decisions = await engine.check_many_async(texts, context)
-        else:  # long texts: charged to the key, and normalised off the event loop
-            decisions = await run_costly(
-                principal.key_id, text_work_ms(texts), engine.check_many, texts, context
+        else:  # long texts: charged to the key, and read in a worker process
+            rules = engine.rules_for(context.requester_id)
+            facts = await run_costly_in_process(
+                principal.key_id,
+                text_work_ms(texts),
+                text_worker.read_texts,
+                rules.key,
+                rules.pack,
+                texts,
             )
+            decisions = await engine.decide_async(facts, context)
     except InvalidText as exc:
         raise ApiError(422, str(exc)) from exc
     except (ApiError, Refusal):

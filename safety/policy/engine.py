@@ -148,11 +148,50 @@ def _cap(action: str, policy: CategoryPolicy) -> str:
 
 
 @dataclass(frozen=True)
-class _Prepared:
-    normalized: list[NormalizedText]
-    inputs: list[str]
-    index: list[tuple[int, ...]]  # the inputs scored for each text (the highest score is kept)
-    framed: list[bool]
+class TextFacts:
+    """What the text alone says, before the classifier: its normalised forms, the forms the
+    classifier reads (the highest score is kept), whether a frame was stripped, the rules and
+    term groups it matches, its language. A pure function of the text and the rules
+    (`read_text`), so that it can be computed in another process for long texts."""
+
+    normalized: NormalizedText
+    forms: tuple[str, ...]
+    framed: bool
+    hits: tuple[RuleHit, ...]
+    groups: dict[str, tuple[str, ...]]
+    language: str
+
+
+def read_text(text: str, rules: RuleSet) -> TextFacts:
+    """Normalises `text` (raises InvalidText on bad input) and matches the rules. The classifier
+    reads the cleaned text, the deobfuscated form when they differ, and the text without a
+    fictional or excusing frame when it has one: a frame never lowers a score."""
+    n = normalize(text)
+    forms = [n.base or " "]
+    if n.obfuscated:
+        forms.append(n.folded)
+    unframed = strip_framing(n.base)
+    if unframed is not None:
+        forms.append(unframed)
+    hits, groups = rules.match(n)
+    return TextFacts(
+        normalized=n,
+        forms=tuple(forms),
+        framed=unframed is not None,
+        hits=tuple(hits),
+        groups=groups,
+        language=detect_language(n.base),
+    )
+
+
+def classifier_inputs(facts: list[TextFacts]) -> tuple[list[str], list[tuple[int, ...]]]:
+    """Every form the classifier reads, and for each text the positions of its forms."""
+    inputs: list[str] = []
+    index: list[tuple[int, ...]] = []
+    for f in facts:
+        index.append(tuple(range(len(inputs), len(inputs) + len(f.forms))))
+        inputs.extend(f.forms)
+    return inputs, index
 
 
 MODEL_TIMEOUT_S = 30.0  # a model call that takes longer is an error (fail closed), not a wait
@@ -219,14 +258,26 @@ class PolicyEngine:
         with self._lock:
             self._rules, self._names, self._licensed_rules = rules, names, {}
 
-    def _rules_for(self, context: CheckContext) -> RuleSet:
-        """The rules, without the added names licensed to the requester (an opt-in claim)."""
+    def check(self, text: str, context: CheckContext | None = None) -> Decision:
+        return self.check_many([text], context)[0]
+
+    @property
+    def rules(self) -> RuleSet:
+        """The compiled rules in force (the pack's, with the accepted claims' names)."""
+        self._refresh_names()
         with self._lock:
-            rules, names, licences = self._rules, self._names, self._licences
-        if context.requester_id is None or not licences:
+            return self._rules
+
+    def rules_for(self, requester_id: str | None) -> RuleSet:
+        """The rules in force for a requester: without the added names an opt-in claim
+        licenses to them (everyone else, and an unnamed requester, gets every name)."""
+        rules = self.rules
+        with self._lock:
+            names, licences = self._names, self._licences
+        if requester_id is None or not licences:
             return rules
         licensed = frozenset(
-            n for n in names if context.requester_id in licences.get(n.lower(), frozenset())
+            n for n in names if requester_id in licences.get(n.lower(), frozenset())
         )
         if not licensed:
             return rules
@@ -241,78 +292,63 @@ class PolicyEngine:
                 self._licensed_rules[licensed] = cached
         return cached
 
-    def check(self, text: str, context: CheckContext | None = None) -> Decision:
-        return self.check_many([text], context)[0]
+    def read_texts(self, texts: list[str], requester_id: str | None = None) -> list[TextFacts]:
+        rules = self.rules_for(requester_id)
+        return [read_text(t, rules) for t in texts]
 
     def check_many(self, texts: list[str], context: CheckContext | None = None) -> list[Decision]:
-        context = context or CheckContext()
-        self._refresh_names()
-        prepared = self._prepare(texts)
-        return self._finish(prepared, self.predict(prepared.inputs), context)
+        requester = context.requester_id if context else None
+        return self.decide(self.read_texts(texts, requester), context)
+
+    def decide(self, facts: list[TextFacts], context: CheckContext | None = None) -> list[Decision]:
+        """Decisions for texts already read (`read_texts`, or `read_text` in another process)."""
+        inputs, index = classifier_inputs(facts)
+        return self._finish(facts, index, self.predict(inputs), context or CheckContext())
 
     async def check_many_async(
         self, texts: list[str], context: CheckContext | None = None
     ) -> list[Decision]:
-        """`check_many` for an event loop: the model call is awaited, not waited for in a
-        thread (the micro-batcher's future when there is one, else a worker thread)."""
-        context = context or CheckContext()
-        self._refresh_names()  # a dictionary look-up; the database at most every 2 s
-        prepared = self._prepare(texts)
+        """`check_many` for an event loop (short texts: reading them here is cheap)."""
+        requester = context.requester_id if context else None
+        return await self.decide_async(self.read_texts(texts, requester), context)
+
+    async def decide_async(
+        self, facts: list[TextFacts], context: CheckContext | None = None
+    ) -> list[Decision]:
+        """`decide` for an event loop: the model call is awaited, not waited for in a thread
+        (the micro-batcher's future when there is one, else a worker thread)."""
+        inputs, index = classifier_inputs(facts)
         submit = getattr(self.predict, "submit", None)
         if submit is not None:
             predictions = await asyncio.wait_for(
-                asyncio.wrap_future(submit(prepared.inputs)), MODEL_TIMEOUT_S
+                asyncio.wrap_future(submit(inputs)), MODEL_TIMEOUT_S
             )
         else:
-            predictions = await asyncio.to_thread(self.predict, prepared.inputs)
-        return self._finish(prepared, predictions, context)
-
-    def _prepare(self, texts: list[str]) -> _Prepared:
-        normalized = [normalize(t) for t in texts]  # raises InvalidText on bad input
-        # The classifier reads the cleaned text, the deobfuscated form when they differ, and the
-        # text without a fictional or excusing frame when it has one: a frame never lowers a score.
-        inputs: list[str] = []
-        index: list[tuple[int, ...]] = []
-        framed: list[bool] = []
-        for n in normalized:
-            forms = [n.base or " "]
-            if n.obfuscated:
-                forms.append(n.folded)
-            unframed = strip_framing(n.base)
-            if unframed is not None:
-                forms.append(unframed)
-            index.append(tuple(range(len(inputs), len(inputs) + len(forms))))
-            inputs.extend(forms)
-            framed.append(unframed is not None)
-        return _Prepared(normalized, inputs, index, framed)
+            predictions = await asyncio.to_thread(self.predict, inputs)
+        return self._finish(facts, index, predictions, context or CheckContext())
 
     def _finish(
-        self, prepared: _Prepared, predictions: list[dict[str, float]], context: CheckContext
+        self,
+        facts: list[TextFacts],
+        index: list[tuple[int, ...]],
+        predictions: list[dict[str, float]],
+        context: CheckContext,
     ) -> list[Decision]:
-        rules = self._rules_for(context)
-        with self._lock:
-            pack = self.store.pack
+        pack = self.store.pack
         decisions = []
-        for n, forms, framed in zip(
-            prepared.normalized, prepared.index, prepared.framed, strict=True
-        ):
+        for fact, forms in zip(facts, index, strict=True):
             heads = dict(predictions[forms[0]])
             for other in forms[1:]:
                 heads = {k: max(v, predictions[other][k]) for k, v in heads.items()}
-            decision = self._decide(n, heads, rules, pack, context)
-            decision.framed = framed
+            decision = self._decide(fact, heads, pack, context)
+            decision.framed = fact.framed
             decisions.append(decision)
         return decisions
 
     def _decide(
-        self,
-        text: NormalizedText,
-        heads: dict[str, float],
-        rules: RuleSet,
-        pack: PolicyPack,
-        context: CheckContext,
+        self, fact: TextFacts, heads: dict[str, float], pack: PolicyPack, context: CheckContext
     ) -> Decision:
-        hits, groups = rules.match(text)
+        text, hits, groups = fact.normalized, fact.hits, fact.groups
         by_category: dict[str, list[RuleHit]] = {}
         for hit in hits:
             by_category.setdefault(hit.category, []).append(hit)
@@ -376,7 +412,7 @@ class PolicyEngine:
                 if ACTION_RANK[escalation.action] > ACTION_RANK[action]:
                     action = escalation.action
         flagged = [name for name, result in categories.items() if result.action != "allow"]
-        language = context.language or detect_language(text.base)
+        language = context.language or fact.language
         return Decision(
             action=action,
             flagged=flagged,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 
@@ -40,6 +41,10 @@ class _Compiled:
 
 class RuleSet:
     def __init__(self, pack: PolicyPack) -> None:
+        self.pack = pack
+        # Names this exact pack (names included): a worker process keeps the rules compiled
+        # from it under this key instead of compiling them for every request.
+        self.key = hashlib.sha256(pack.model_dump_json().encode()).hexdigest()[:32]
         self.groups = {name: _term_regex(terms) for name, terms in pack.term_groups.items()}
         self.rules = [
             _Compiled(

@@ -40,6 +40,11 @@ def rule_ids(rules: RuleSet, text: str) -> set[str]:
         ("the election is rigged, vote by text on tuesday", "elections.false-procedure"),
         ("l'election presidentielle est annulee", "elections.false-procedure"),
         ("a hardcore porn scene", "sexual.explicit"),
+        ("kill yourself you worthless piece of trash", "harassment.self-harm-incitement.en"),
+        ("just k y s already", "harassment.self-harm-incitement.en"),
+        ("nobody would miss you if you were gone", "harassment.self-harm-incitement.en"),
+        ("tue-toi sale merde", "harassment.self-harm-incitement.fr"),
+        ("le monde serait mieux sans toi", "harassment.self-harm-incitement.fr"),
     ],
 )
 def test_rule_catches(rules: RuleSet, text: str, rule: str) -> None:
@@ -56,6 +61,10 @@ def test_rule_catches(rules: RuleSet, text: str, rule: str) -> None:
         "a strawberry shortcake with whipped cream",
         "vote for the best pizza topping",
         "skill tree of a video game",
+        "this leg day workout will kill you",
+        "how not to kill yourself with overwork, a doctor explains",
+        "a film about a man who hangs himself in the attic",
+        "la canicule va tuer les plantes du jardin",
     ],
 )
 def test_rules_leave_benign_text_alone(rules: RuleSet, text: str) -> None:
