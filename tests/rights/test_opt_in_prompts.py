@@ -1,7 +1,8 @@
 """An opt-in likeness claim licenses accounts: once accepted, a prompt naming the person (or an
-alias), in English or in French, is allowed for a licensed account and refused for anyone else
-and for a request that names no requester; an opt-out claim's names stay refused for everyone.
-Real photos, the real prompt gate (rules and classifier)."""
+alias), in English or in French, short or long (read in a worker process), is allowed for a
+licensed account and refused for anyone else and for a request that names no requester; an
+opt-out claim's names stay refused for everyone. Real photos, the real prompt gate (rules and
+classifier)."""
 
 from __future__ import annotations
 
@@ -49,6 +50,12 @@ def test_an_opt_in_name_is_allowed_to_licensed_accounts_only(
         for who in ("someone-else", None):
             refused = _check(client, platform, text, language, who)
             assert refused["decision"] == "block" and _named(refused), (who, refused)
+    # A long prompt is read in a worker process, with the same licence.
+    scene = "The waves roll gently onto the sand under a warm afternoon sun. " * 70
+    long = f"{EN}. {scene}"
+    assert len(long) > 4_000
+    assert not _named(_check(client, platform, long, "en", "studio-a"))
+    assert _named(_check(client, platform, long, "en", "someone-else"))
 
 
 @pytest.mark.parametrize("database", ["sqlite"], indirect=True)
