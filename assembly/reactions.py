@@ -9,6 +9,7 @@ from consumers.feed_policy import feed_policy
 from generator import reactions as generator_reactions
 from rights import matches as rights_matches
 from rights import notify as rights_notify
+from rights import reactions as rights_reactions
 from wellbeing import rating as wellbeing_rating
 
 REACTIONS_GROUP = "reactions"
@@ -21,6 +22,7 @@ def all_reactions() -> list[Reaction]:
         *wellbeing_rating.reactions(),
         *rights_notify.reactions(),
         *rights_matches.reactions(),
+        *rights_reactions.reactions(),
     ]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -14,12 +15,23 @@ from consumers.signals.registry import SIGNALS
 from safety.policy.pack import POLICIES_DIR, load_yaml_model
 
 SEVERITY = {"publish": 0, "age_restrict": 1, "review": 2, "remove": 3}
+BankAction = Literal["review", "remove", "escalate"]
+FeedStep = Literal["review", "remove"]
+# What a hash bank's match does to a feed item by default, per the bank's action (the hash-bank
+# signal turns it into a risk at that step's threshold). A child-safety bank's match is always
+# removed and escalated, whatever this says.
+DEFAULT_BANK_ACTIONS: dict[BankAction, FeedStep] = {
+    "review": "review",
+    "remove": "remove",
+    "escalate": "remove",
+}
 
 
 class FeedPolicy(BaseModel):
     """The feed's policy: which signals must have scored before deciding (default: every
     registered signal), per-signal thresholds overriding the signals' own defaults, and the
-    caption words that hint at a minor. Signal names are checked against the registry."""
+    caption words that hint at a minor, and what a hash bank's match does to an item (`review`
+    or `remove`, per the bank's action). Signal names are checked against the registry."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -28,6 +40,9 @@ class FeedPolicy(BaseModel):
     require: list[str] | None = None
     classifiers: dict[str, Thresholds] = Field(default_factory=dict)
     minor_terms: list[str] = Field(default_factory=list)
+    bank_actions: dict[BankAction, FeedStep] = Field(
+        default_factory=lambda: dict(DEFAULT_BANK_ACTIONS)
+    )
 
     @field_validator("minor_terms")
     @classmethod
@@ -53,6 +68,16 @@ class FeedPolicy(BaseModel):
     @property
     def required(self) -> list[str]:
         return list(self.require) if self.require is not None else list(SIGNALS)
+
+    def bank_step(self, bank_action: str, child_safety: bool) -> FeedStep:
+        """The feed's step for a match in a bank with this action: the policy's mapping (an
+        action it does not list is removed: fail closed); a child-safety bank's, `remove`."""
+        if child_safety:
+            return "remove"
+        for action, step in self.bank_actions.items():
+            if action == bank_action:
+                return step
+        return "remove"
 
     def thresholds(self, name: str) -> Thresholds | None:
         """The thresholds of a signal: the policy's own, else the signal's defaults."""

@@ -110,6 +110,7 @@ def _prompt_step(run: Run, tools: Tools) -> tuple[str, dict[str, Any]]:
         age_group="teen" if job.requester_age_group == "teen" else "adult",
         uses_cameo=bool(job.cameo_ids),
         purpose="generation",
+        requester_id=job.requester_id,
     )
     decision = tools.engine.check(job.prompt, context)
     run.facts["policy"] = decision

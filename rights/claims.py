@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from cameoguard import media_store
 from cameoguard.audit.log import record as audit
@@ -51,7 +51,9 @@ class ClaimView(BaseModel):
     policy: str
     licensed_user_ids: list[str]
     media: int = Field(description="Photos and clips submitted")
-    status: Literal["pending", "accepted", "rejected"]
+    status: Literal["pending", "deciding", "accepted", "rejected"] = Field(
+        description="deciding: a rights reviewer's decision is being applied"
+    )
     reviewer: str | None
     decision_reason: str | None
     protected_person_id: str | None
@@ -144,6 +146,50 @@ def get_claim(claim_id: str) -> ClaimView:
         return view(claim)
 
 
+def _take(claim_id: str, reviewer: str, accept: bool, models: LikenessModels | None) -> None:
+    """Moves the claim from `pending` to `deciding` for this reviewer in one conditional update,
+    so of two decisions at once exactly one goes on; the other is refused (`claim_decided`)."""
+    with session_scope(write=True) as session:
+        claim = session.get(LikenessClaim, claim_id)
+        if claim is None:
+            raise ClaimError(RefusalKind.not_found, "unknown_claim", f"no claim {claim_id}")
+        if claim.claimant_id == reviewer:
+            raise ClaimError(
+                RefusalKind.forbidden, "own_claim", "a reviewer does not decide their own claim"
+            )
+        if accept and models is None:
+            raise ClaimError(
+                RefusalKind.unavailable, "model_unavailable", "face/voice models are not loaded"
+            )
+        taken = session.execute(
+            update(LikenessClaim)
+            .where(LikenessClaim.id == claim_id, LikenessClaim.status == "pending")
+            .values(status="deciding", reviewer=reviewer)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if taken != 1:
+            session.expire(claim)
+            raise ClaimError(
+                RefusalKind.conflict,
+                "claim_decided",
+                f"the claim is {claim.status} (by {claim.reviewer})",
+            )
+
+
+def _give_back(claim_id: str, reviewer: str) -> None:
+    """A decision that failed before it took effect: the claim is pending again."""
+    with session_scope(write=True) as session:
+        session.execute(
+            update(LikenessClaim)
+            .where(
+                LikenessClaim.id == claim_id,
+                LikenessClaim.status == "deciding",
+                LikenessClaim.reviewer == reviewer,
+            )
+            .values(status="pending", reviewer=None)
+        )
+
+
 def decide(
     claim_id: str,
     accept: bool,
@@ -153,31 +199,34 @@ def decide(
     models: LikenessModels | None,
 ) -> ClaimView:
     """A `rights` reviewer's decision. Accepting applies the claim (protected bank with the
-    cameo re-check, the prompt gate's names); a claim is decided once."""
+    cameo re-check, the prompt gate's names); a claim is decided once: the reviewer first takes
+    it (pending -> deciding, atomically), so two decisions at once cannot both apply it; a
+    decision that fails on the way gives the claim back (pending)."""
     if "rights" not in reviewer_roles:
         raise ClaimError(
             RefusalKind.forbidden, "role_required", "deciding a claim needs the rights role"
         )
+    _take(claim_id, reviewer, accept, models)
+    try:
+        return _apply(claim_id, accept, reason, reviewer, models)
+    except BaseException:
+        _give_back(claim_id, reviewer)
+        raise
+
+
+def _apply(
+    claim_id: str, accept: bool, reason: str, reviewer: str, models: LikenessModels | None
+) -> ClaimView:
     with session_scope() as session:
         claim = session.get(LikenessClaim, claim_id)
-        if claim is None:
-            raise ClaimError(RefusalKind.not_found, "unknown_claim", f"no claim {claim_id}")
-        if claim.status != "pending":
-            raise ClaimError(RefusalKind.conflict, "claim_decided", f"the claim is {claim.status}")
-        if claim.claimant_id == reviewer:
-            raise ClaimError(
-                RefusalKind.forbidden, "own_claim", "a reviewer does not decide their own claim"
-            )
+        assert claim is not None
         locations = list(claim.media_locations or [])
         name, aliases = claim.person_name, list(claim.aliases or [])
         licensed = list(claim.licensed_user_ids or []) if claim.policy == "opt_in" else []
     effects: dict = {}
     person_id = None
     if accept:
-        if models is None:
-            raise ClaimError(
-                RefusalKind.unavailable, "model_unavailable", "face/voice models are not loaded"
-            )
+        assert models is not None  # checked as the claim was taken
         paths = [media_store.resolve(loc) for loc in locations]
         added = add_protected_person(
             name,
@@ -192,11 +241,11 @@ def decide(
         effects["suspended"] = [s.model_dump() for s in added.suspended]
     with session_scope(write=True) as session:
         claim = session.get(LikenessClaim, claim_id)
-        assert claim is not None
+        assert claim is not None and claim.status == "deciding" and claim.reviewer == reviewer
         if accept:
             effects["names_added"] = add_names(session, [name, *aliases], f"claim:{claim_id}")
         claim.status = "accepted" if accept else "rejected"
-        claim.reviewer, claim.decision_reason = reviewer, reason
+        claim.decision_reason = reason
         claim.protected_person_id, claim.effects = person_id, effects
         claim.decided_at = utcnow()
         audit(

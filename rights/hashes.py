@@ -18,10 +18,12 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cameoguard import media_store
 from cameoguard.audit.log import record as audit
+from cameoguard.audit.tables import AuditEntry
 from cameoguard.db import session_scope, utcnow
 from cameoguard.errors import Refusal, RefusalKind
 from cameoguard.files import private_dir
@@ -253,6 +255,70 @@ def _alert_package_failed(failure: _PackageFailed, actor: str) -> HashError:
     return HashError(
         RefusalKind.unavailable, "escalation_failed", f"child-safety package failed: {failure}"
     )
+
+
+def _escalated(session: Session, item_id: str) -> bool:
+    """Whether the item's child-safety escalation was completed before (its package written)."""
+    return (
+        session.scalar(
+            select(AuditEntry.seq).where(
+                AuditEntry.action == "hashbank.escalate", AuditEntry.subject == f"item:{item_id}"
+            )
+        )
+        is not None
+    )
+
+
+def _remove_and_open_case(session: Session, item: FeedItem, match: banks.BankMatch) -> str:
+    """What a child-safety match does even when its package cannot be written (fail closed): the
+    item removed and a case in the child-safety queue. Returns the case id."""
+    reason = f"child-safety hash bank {match.bank} (distance {match.distance})"
+    record_decision(
+        session, feed_policy().ref, item.id, "remove", [f"matched {reason}"],
+        {"hashbank": [match.bank, match.value]}, source="hashbank",
+    )  # fmt: skip
+    session.flush()
+    case = open_case(
+        session,
+        CaseRequest(
+            kind="content",
+            item_id=item.id,
+            signals=["minors"],
+            severity=1,
+            reasons=[reason],
+            snapshot=review_snapshot(session, item),
+            reach=item.views,
+        ),
+        review_policy(),
+    )
+    return case.id
+
+
+def escalate_feed_match(
+    item_id: str, found: list[banks.BankMatch], actor: str
+) -> dict[str, str] | None:
+    """The feed's escalation of a child-safety bank match (the hash-bank signal found it): the
+    same path as the match route (item removed, case in the child-safety queue, media
+    preserved, CyberTipline export package), once per item. A package that cannot be written
+    is an alert (logged at error level, audited); the item is still removed and the case
+    opened, and the error is raised so the worker tries again (then dead-letters it)."""
+    if not any(m.child_safety and m.suppressed_by is None for m in found):
+        return None
+    try:
+        with session_scope(write=True) as session:
+            item = session.get(FeedItem, item_id)
+            if item is None or _escalated(session, item_id):
+                return None
+            _, escalation = act_on_item(session, item, found, actor)
+            return escalation
+    except _PackageFailed as failure:
+        error = _alert_package_failed(failure, actor)
+        with session_scope(write=True) as session:
+            item = session.get(FeedItem, item_id)
+            if item is not None:
+                strongest = next(m for m in found if m.child_safety and m.suppressed_by is None)
+                _remove_and_open_case(session, item, strongest)
+        raise error from failure.cause
 
 
 def _is_negative(session: Session, bank: str) -> bool:

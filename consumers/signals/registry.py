@@ -8,8 +8,10 @@ from __future__ import annotations
 from consumers.signals.base import FeedSignal
 from consumers.signals.deepfake import DeepfakeSignal
 from consumers.signals.harassment import HarassmentSignal
+from consumers.signals.hashbank import HashBankSignal
 from consumers.signals.minors import MinorsSignal
 
 SIGNALS: dict[str, type[FeedSignal]] = {
-    signal.name: signal for signal in (DeepfakeSignal, MinorsSignal, HarassmentSignal)
+    signal.name: signal
+    for signal in (DeepfakeSignal, MinorsSignal, HarassmentSignal, HashBankSignal)
 }

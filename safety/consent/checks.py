@@ -89,7 +89,8 @@ def check_consent(request: ConsentRequest, engine: PolicyEngine, actor: str) -> 
         topic_vector[r] = vectors[at : at + len(anchors[r])]
         at += len(anchors[r])
     age_group = "teen" if request.requester_age_group == "teen" else "adult"
-    policy = engine.check(request.prompt, CheckContext(age_group=age_group, uses_cameo=True))
+    context = CheckContext(age_group=age_group, uses_cameo=True, requester_id=request.requester_id)
+    policy = engine.check(request.prompt, context)
     minor_policy = None
     if any(c.owner_is_minor for c in rows.values()):
         minor_policy = engine.check(request.prompt, CheckContext(age_group="teen", uses_cameo=True))

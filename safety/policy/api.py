@@ -212,7 +212,7 @@ async def _decide(
         if total <= ON_LOOP_CHARS:
             decisions = await engine.check_many_async(texts, context)
         else:  # long texts: charged to the key, and read in a worker process
-            rules = engine.rules
+            rules = engine.rules_for(context.requester_id)
             facts = await run_costly_in_process(
                 principal.key_id,
                 text_work_ms(texts),
@@ -277,6 +277,7 @@ async def check_prompt(
         uses_cameo=bool(body.cameo_ids),
         purpose=body.purpose,
         language=body.language,
+        requester_id=body.requester.id if body.requester else None,
     )
     decision = (await _decide([body.prompt], context, "checks/prompt", principal))[0]
     check_id = f"chk_{uuid.uuid4().hex}"

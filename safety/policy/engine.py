@@ -68,6 +68,8 @@ class CheckContext:
     uses_cameo: bool = False
     purpose: Purpose = "generation"
     language: str | None = None
+    # Who asks: an opt-in likeness claim's names are allowed to the accounts it licenses.
+    requester_id: str | None = None
 
 
 @dataclass
@@ -222,6 +224,11 @@ class PolicyEngine:
         # engine reads them from the database (safety.policy.named_people).
         self.names_source: Callable[[], tuple[str, ...]] | None = None
         self._names: tuple[str, ...] = ()
+        # Opt-in names' licences (name in lower case -> accounts), and the rules built without
+        # the names licensed to an account (a few distinct sets, built once each).
+        self.licences_source: Callable[[], dict[str, frozenset[str]]] | None = None
+        self._licences: dict[str, frozenset[str]] = {}
+        self._licensed_rules: dict[frozenset[str], RuleSet] = {}
 
     @property
     def pack(self) -> PolicyPack:
@@ -233,9 +240,15 @@ class PolicyEngine:
         rules = RuleSet(with_names(pack, self._names))
         with self._lock:
             self._rules = rules
+            self._licensed_rules = {}
         return pack
 
     def _refresh_names(self) -> None:
+        if self.licences_source is not None:
+            licences = self.licences_source()
+            if licences != self._licences:
+                with self._lock:
+                    self._licences = licences
         if self.names_source is None:
             return
         names = self.names_source()
@@ -243,7 +256,7 @@ class PolicyEngine:
             return
         rules = RuleSet(with_names(self.store.pack, names))
         with self._lock:
-            self._rules, self._names = rules, names
+            self._rules, self._names, self._licensed_rules = rules, names, {}
 
     def check(self, text: str, context: CheckContext | None = None) -> Decision:
         return self.check_many([text], context)[0]
@@ -255,12 +268,37 @@ class PolicyEngine:
         with self._lock:
             return self._rules
 
-    def read_texts(self, texts: list[str]) -> list[TextFacts]:
+    def rules_for(self, requester_id: str | None) -> RuleSet:
+        """The rules in force for a requester: without the added names an opt-in claim
+        licenses to them (everyone else, and an unnamed requester, gets every name)."""
         rules = self.rules
+        with self._lock:
+            names, licences = self._names, self._licences
+        if requester_id is None or not licences:
+            return rules
+        licensed = frozenset(
+            n for n in names if requester_id in licences.get(n.lower(), frozenset())
+        )
+        if not licensed:
+            return rules
+        with self._lock:
+            cached = self._licensed_rules.get(licensed)
+        if cached is None:
+            kept = tuple(n for n in names if n not in licensed)
+            cached = RuleSet(with_names(self.store.pack, kept))
+            with self._lock:
+                if len(self._licensed_rules) >= 64:
+                    self._licensed_rules.clear()
+                self._licensed_rules[licensed] = cached
+        return cached
+
+    def read_texts(self, texts: list[str], requester_id: str | None = None) -> list[TextFacts]:
+        rules = self.rules_for(requester_id)
         return [read_text(t, rules) for t in texts]
 
     def check_many(self, texts: list[str], context: CheckContext | None = None) -> list[Decision]:
-        return self.decide(self.read_texts(texts), context)
+        requester = context.requester_id if context else None
+        return self.decide(self.read_texts(texts, requester), context)
 
     def decide(self, facts: list[TextFacts], context: CheckContext | None = None) -> list[Decision]:
         """Decisions for texts already read (`read_texts`, or `read_text` in another process)."""
@@ -271,7 +309,8 @@ class PolicyEngine:
         self, texts: list[str], context: CheckContext | None = None
     ) -> list[Decision]:
         """`check_many` for an event loop (short texts: reading them here is cheap)."""
-        return await self.decide_async(self.read_texts(texts), context)
+        requester = context.requester_id if context else None
+        return await self.decide_async(self.read_texts(texts, requester), context)
 
     async def decide_async(
         self, facts: list[TextFacts], context: CheckContext | None = None
@@ -438,9 +477,10 @@ def get_engine() -> PolicyEngine:
             classifier = TextClassifier.load(threads=settings.model_threads)
             batcher = MicroBatcher(classifier.predict, workers=settings.model_workers)
             _engine = PolicyEngine(PackStore(Path(pack_path)), classifier, batcher)
-            from safety.policy.named_people import current_names
+            from safety.policy.named_people import current_licences, current_names
 
             _engine.names_source = current_names
+            _engine.licences_source = current_licences
             log.info("policy engine ready", extra={"pack": _engine.pack.ref})
         return _engine
 

@@ -21,7 +21,7 @@ from safety.policy.pack import PackError
 def test_the_shipped_policy_loads_and_decides() -> None:
     policy = load_feed_policy()
     assert policy.require is None  # every registered signal
-    assert sorted(policy.required) == ["deepfake", "harassment", "minors"]
+    assert sorted(policy.required) == ["deepfake", "harassment", "hashbank", "minors"]
     calm = decide(policy, {"deepfake": 0.1, "minors": 0.1, "harassment": 0.2})
     assert calm.action == "publish" and calm.priority is None
     teen = decide(policy, {"deepfake": 0.1, "minors": 0.4, "harassment": 0.2})

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from cameoguard.db import session_scope
 from consumers.aggregator import aggregate
 from consumers.feed_policy import load_feed_policy
+from consumers.signals.registry import SIGNALS
 from consumers.tables import FeedScore
 from tests.conftest import auth
 
@@ -30,9 +31,12 @@ def publish(client: TestClient, key: str, clip: bytes, item_id: str, **fields: o
 
 
 def score(item_id: str, deepfake: float = 0.1, minors: float = 0.1, harassment: float = 0.1):
-    """The three workers' scores for an item, then the aggregator's decision."""
+    """Every registered signal's scores for an item (those not named here: 0), then the
+    aggregator's decision."""
+    risks = {name: 0.0 for name in SIGNALS}
+    risks |= {"deepfake": deepfake, "minors": minors, "harassment": harassment}
     with session_scope(write=True) as session:
-        for name, risk in (("deepfake", deepfake), ("minors", minors), ("harassment", harassment)):
+        for name, risk in risks.items():
             evidence = [{"rule": f"{name}-test", "risk": risk}]
             session.add(
                 FeedScore(
