@@ -2,7 +2,8 @@
 
 Category scores come from the classifier heads (mapped below), raised to the floor of any rule
 that signals the category; a `block` or `review` rule forces that outcome. Thresholds come from
-the pack, the strictest of the sets that apply (default, teen account, cameo in the prompt).
+the pack, the strictest of the sets that apply (default, generation prompt, teen account, cameo in
+the prompt).
 A classifier that cannot run raises; callers turn that into an error, never into `allow`.
 """
 
@@ -133,6 +134,8 @@ class Decision:
 
 def _strictest(policy: CategoryPolicy, context: CheckContext) -> tuple[Thresholds, str]:
     sets: list[tuple[Thresholds, str]] = [(policy.thresholds, "default")]
+    if context.purpose == "generation" and policy.generation is not None:
+        sets.append((policy.generation, "generation"))
     if context.age_group in ("teen", "unknown") and policy.teen is not None:
         sets.append((policy.teen, "teen"))
     if context.uses_cameo and policy.cameo is not None:

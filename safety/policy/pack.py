@@ -68,6 +68,13 @@ class Thresholds(_Strict):
 class CategoryPolicy(_Strict):
     description: str
     thresholds: Thresholds
+    generation: Thresholds | None = Field(
+        None,
+        description=(
+            "Stricter thresholds for generation prompts (a video is made from them and"
+            " published), beside the default that captions and comments use"
+        ),
+    )
     teen: Thresholds | None = Field(None, description="Stricter thresholds for teen accounts")
     cameo: Thresholds | None = Field(None, description="Stricter thresholds when a cameo is used")
     action: Action = Field("block", description="The strongest action this category can take")

@@ -82,17 +82,32 @@ def test_teen_and_cameo_thresholds_are_stricter(engine: PolicyEngine) -> None:
     for a, t, c in zip(adult, teen, cameo, strict=True):
         assert ACTION_RANK[t.action] >= ACTION_RANK[a.action]
         assert ACTION_RANK[c.action] >= ACTION_RANK[a.action]
-        assert t.categories["sexual"].threshold_set == "default+teen"
+        assert t.categories["sexual"].threshold_set == "default+generation+teen"
         assert (
             t.categories["sexual"].thresholds["review"]
             < a.categories["sexual"].thresholds["review"]
         )
-        assert c.categories["sexual"].threshold_set == "default+cameo"
+        assert c.categories["sexual"].threshold_set == "default+generation+cameo"
 
 
 def test_unknown_age_group_gets_teen_thresholds(engine: PolicyEngine) -> None:
     decision = engine.check("a sunny beach", CheckContext(age_group="unknown"))
-    assert decision.categories["violence"].threshold_set == "default+teen"
+    assert decision.categories["violence"].threshold_set == "default+generation+teen"
+
+
+def test_generation_prompts_have_a_stricter_review_line_than_comments(
+    engine: PolicyEngine,
+) -> None:
+    text = "a quiet street at dawn"
+    prompt = engine.check(text, CheckContext(age_group="adult", purpose="generation"))
+    comment = engine.check(text, CheckContext(age_group="adult", purpose="comment"))
+    for category in ("violence", "sexual", "harassment", "self-harm"):
+        g, c = prompt.categories[category], comment.categories[category]
+        assert g.threshold_set == "default+generation" and c.threshold_set == "default"
+        assert g.thresholds["review"] < c.thresholds["review"]
+        assert g.thresholds["block"] == c.thresholds["block"]
+    # A category without a generation line keeps the default for prompts too.
+    assert prompt.categories["sexual/minors"].threshold_set == "default"
 
 
 def test_real_people_matter_in_generation_prompts_only(engine: PolicyEngine) -> None:

@@ -45,6 +45,22 @@ def rule_ids(rules: RuleSet, text: str) -> set[str]:
         ("nobody would miss you if you were gone", "harassment.self-harm-incitement.en"),
         ("tue-toi sale merde", "harassment.self-harm-incitement.fr"),
         ("le monde serait mieux sans toi", "harassment.self-harm-incitement.fr"),
+        ("sleep with one eye open tonight, I know your address", "threat.veiled"),
+        ("we'll pay your family a little visit, nice house", "threat.veiled"),
+        ("je connais ton lycée, tes jours sont comptés", "threat.veiled"),
+        ("t'es mort quand je te croise", "threat.veiled"),
+        ("a teenager slitting her wrists in a bathtub", "self-harm.depiction"),
+        ("a man hangs himself in a barn, cinematic", "self-harm.depiction"),
+        ("une femme qui se taillade les veines", "self-harm.depiction"),
+        ("un homme qui se jette sous un train", "self-harm.depiction"),
+        ("muslims shown as rats swarming a city", "hate.dehumanising"),
+        ("les migrants comme des cafards qui envahissent la ville", "hate.dehumanising"),
+        ("the great replacement explained with maps", "hate.dehumanising"),
+        ("a school shooting filmed from the hallway", "violence.mass-violence"),
+        ("une tuerie dans une boîte de nuit", "violence.mass-violence"),
+        ("you're a pathetic loser, nobody wants you", "harassment.direct-insult"),
+        ("t'es qu'une grosse vache", "harassment.direct-insult"),
+        ("un couple qui fait l'amour sur la plage", "sexual.explicit"),
     ],
 )
 def test_rule_catches(rules: RuleSet, text: str, rule: str) -> None:
@@ -63,9 +79,26 @@ def test_rule_catches(rules: RuleSet, text: str, rule: str) -> None:
         "skill tree of a video game",
         "this leg day workout will kill you",
         "how not to kill yourself with overwork, a doctor explains",
-        "a film about a man who hangs himself in the attic",
         "la canicule va tuer les plantes du jardin",
+        "you crazy fool, come here",
+        "haha you're such a dork",
+        "tu me tues 😂",
+        "a suicide prevention hotline ad with calm music",
+        "une campagne de prévention du suicide",
+        "women feeding animals at a farm",
+        "a cliff diver jumping off a cliff into the sea",
+        "un chevalier de jeu vidéo qui massacre des zombies",
+        "make love not war t-shirt",
+        "t'es nul à ce jeu mdr",
+        "the immigrants arrive like a wave of hope",
     ],
 )
 def test_rules_leave_benign_text_alone(rules: RuleSet, text: str) -> None:
     assert rule_ids(rules, text) == set()
+
+
+def test_a_depicted_suicide_asks_for_review_without_incitement(rules: RuleSet) -> None:
+    # A film scene of a suicide is a depiction (review, with support), not an incitement.
+    assert rule_ids(rules, "a film about a man who hangs himself in the attic") == {
+        "self-harm.depiction"
+    }
