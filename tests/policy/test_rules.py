@@ -61,6 +61,9 @@ def rule_ids(rules: RuleSet, text: str) -> set[str]:
         ("you're a pathetic loser, nobody wants you", "harassment.direct-insult"),
         ("t'es qu'une grosse vache", "harassment.direct-insult"),
         ("un couple qui fait l'amour sur la plage", "sexual.explicit"),
+        ("a gory close-up of a mutilated body", "violence.gore"),
+        ("un corps éventré baignant dans son sang", "violence.gore"),
+        ("an erotic striptease in a dim club", "sexual.nudity"),
     ],
 )
 def test_rule_catches(rules: RuleSet, text: str, rule: str) -> None:
@@ -91,6 +94,8 @@ def test_rule_catches(rules: RuleSet, text: str, rule: str) -> None:
         "make love not war t-shirt",
         "t'es nul à ce jeu mdr",
         "the immigrants arrive like a wave of hope",
+        "a butcher breaking down half a pig at a market",
+        "a breast cancer awareness campaign",
     ],
 )
 def test_rules_leave_benign_text_alone(rules: RuleSet, text: str) -> None:
