@@ -18,7 +18,8 @@ evaluation prompts (disguised and French), English and French separately.
 3. **Written evaluation** (`tests/data/policy_eval/`, never trained on): share of harmful
    prompts allowed, of benign ones blocked and reviewed, per language and age group; for the
    development set (`prompts.jsonl`, looked at while building), the fresh set (`fresh.jsonl`,
-   first scored for the figures) and both.
+   first scored for earlier figures), the held-out set (`holdout.jsonl`, written blind by
+   another author and never looked at while building: the headline) and all three.
 """
 
 from __future__ import annotations
@@ -44,7 +45,12 @@ ROOT = Path(__file__).resolve().parents[1]
 EVAL_DIR = ROOT / "tests" / "data" / "policy_eval"
 # prompts.jsonl was read during development (rule fixes and training examples followed);
 # fresh.jsonl was written afterwards and first scored for the figures (see its README).
-EVAL_FILES = (EVAL_DIR / "prompts.jsonl", EVAL_DIR / "fresh.jsonl")
+EVAL_FILES = (
+    EVAL_DIR / "prompts.jsonl",
+    EVAL_DIR / "fresh.jsonl",
+    EVAL_DIR / "holdout.jsonl",
+)
+HEADLINE_FILE = EVAL_DIR / "holdout.jsonl"  # written blind: nothing was tuned on it
 LOSO_FILE = ROOT / "bench" / "moderation_loso.json"  # committed: the README quotes it
 LOSO_MAX_TRAIN = 7000
 LOSO_MAX_SCORED = 3000  # rows of a large held-out folder scored (a fixed random sample)
@@ -315,13 +321,13 @@ def main() -> int:
         loso(engine, [f for f in args.loso_folds.split(",") if f])
     means = random_split(engine, args.quick)
     print_loso()
-    for path in EVAL_FILES:
-        written_eval(engine, (path,))
-    written = written_eval(engine, EVAL_FILES)
+    by_file = {path: written_eval(engine, (path,)) for path in EVAL_FILES}
+    written_eval(engine, EVAL_FILES)
+    written = by_file[HEADLINE_FILE]
     print(
         "headline: random-split mean system AUPRC "
         + ", ".join(f"{k.split()[0]} {v:.3f}" for k, v in means.items() if k.endswith("system"))
-        + f"; written eval, adults: harmful allowed {written['all adult harmful allowed']:.0%}, "
+        + f"; held-out written prompts, adults: harmful allowed {written['all adult harmful allowed']:.0%}, "
         f"benign blocked {written['all adult benign blocked']:.1%}, reviewed "
         f"{written['all adult benign reviewed']:.1%}; benign reviewed under teen thresholds "
         f"en {written['en teen benign reviewed']:.1%} / fr {written['fr teen benign reviewed']:.1%}"

@@ -57,7 +57,7 @@ def rule_ids(rules: RuleSet, text: str) -> set[str]:
         ("les migrants comme des cafards qui envahissent la ville", "hate.dehumanising"),
         ("the great replacement explained with maps", "hate.dehumanising"),
         ("a school shooting filmed from the hallway", "violence.mass-violence"),
-        ("une tuerie dans une boîte de nuit", "violence.mass-violence"),
+        ("une fusillade dans une boîte de nuit", "violence.mass-violence"),
         ("you're a pathetic loser, nobody wants you", "harassment.direct-insult"),
         ("t'es qu'une grosse vache", "harassment.direct-insult"),
         ("un couple qui fait l'amour sur la plage", "sexual.explicit"),
@@ -96,6 +96,7 @@ def test_rule_catches(rules: RuleSet, text: str, rule: str) -> None:
         "the immigrants arrive like a wave of hope",
         "a butcher breaking down half a pig at a market",
         "a breast cancer awareness campaign",
+        "ce burger c'est une tuerie",  # slang: delicious
     ],
 )
 def test_rules_leave_benign_text_alone(rules: RuleSet, text: str) -> None:
