@@ -324,13 +324,19 @@ def main() -> int:
     by_file = {path: written_eval(engine, (path,)) for path in EVAL_FILES}
     written_eval(engine, EVAL_FILES)
     written = by_file[HEADLINE_FILE]
+    adults = (
+        f"harmful allowed {written['all adult harmful allowed']:.0%}, "
+        f"benign blocked {written['all adult benign blocked']:.1%}, "
+        f"reviewed {written['all adult benign reviewed']:.1%}"
+    )
+    teen = (
+        f"en {written['en teen benign reviewed']:.1%} / fr {written['fr teen benign reviewed']:.1%}"
+    )
     print(
         "headline: random-split mean system AUPRC "
         + ", ".join(f"{k.split()[0]} {v:.3f}" for k, v in means.items() if k.endswith("system"))
-        + f"; held-out written prompts, adults: harmful allowed {written['all adult harmful allowed']:.0%}, "
-        f"benign blocked {written['all adult benign blocked']:.1%}, reviewed "
-        f"{written['all adult benign reviewed']:.1%}; benign reviewed under teen thresholds "
-        f"en {written['en teen benign reviewed']:.1%} / fr {written['fr teen benign reviewed']:.1%}"
+        + f"; held-out written prompts, adults: {adults}"
+        + f"; benign reviewed under teen thresholds {teen}"
     )
     return 0
 
