@@ -18,8 +18,9 @@ evaluation prompts (disguised and French), English and French separately.
 3. **Written evaluation** (`tests/data/policy_eval/`, never trained on): share of harmful
    prompts allowed, of benign ones blocked and reviewed, per language and age group; for the
    development set (`prompts.jsonl`, looked at while building), the fresh set (`fresh.jsonl`,
-   first scored for earlier figures), the held-out set (`holdout.jsonl`, written blind by
-   another author and never looked at while building: the headline) and all three.
+   first scored for earlier figures), the second development set (`dev2.jsonl`, the rules of
+   pack 2026.12.3 were written against it), the held-out set (`holdout.jsonl`, written blind
+   by another author and never looked at while building: the headline) and all four.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ EVAL_DIR = ROOT / "tests" / "data" / "policy_eval"
 EVAL_FILES = (
     EVAL_DIR / "prompts.jsonl",
     EVAL_DIR / "fresh.jsonl",
+    EVAL_DIR / "dev2.jsonl",  # the rules of pack 2026.12.3 were written against it
     EVAL_DIR / "holdout.jsonl",
 )
 HEADLINE_FILE = EVAL_DIR / "holdout.jsonl"  # written blind: nothing was tuned on it

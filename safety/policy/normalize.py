@@ -4,7 +4,8 @@
 `normalize` returns the forms the rules and the classifier see:
 - `base`: invisible and control characters removed, Unicode NFKC (full-width, ligatures and
   mathematical letters become plain ones), case folded. The classifier reads this form.
-- `folded`: `base` with look-alike letters mapped to Latin (Cyrillic, Greek), accents stripped,
+- `folded`: `base` with look-alike letters mapped to Latin (Cyrillic, Greek), typographic
+  apostrophes to "'", accents stripped,
   leetspeak decoded inside words, spaced or punctuated single letters joined ("s e x",
   "k.i.l.l"), and runs of three or more identical letters cut to two ("kiiiill" -> "kiill").
   Rule terms are compiled to tolerate repeated letters (see rules.py), so "kiill" meets "kill".
@@ -44,6 +45,10 @@ HOMOGLYPHS = str.maketrans(
     }
 )  # fmt: skip
 
+# Typographic apostrophes (phone keyboards type them) for the rules, which are written with "'".
+# Applied by `normalize` only: `fold` also keys the training data's split, which must not move.
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u00b4": "'"})
+
 _LEET = str.maketrans(
     {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g",
      "@": "a", "$": "s", "!": "i", "+": "t", "|": "l", "€": "e", "£": "l"}
@@ -76,7 +81,7 @@ class NormalizedText:
         """True when deobfuscation changed more than the accents and @mentions: worth a second
         classifier look. A mention ("@user") folds to "auser" like leetspeak would, but the
         classifier reads it the same either way; the rules still see the folded form ("@ss")."""
-        if _strip_accents(self.base) == self.folded:
+        if _strip_accents(self.base).translate(_APOSTROPHES) == self.folded:
             return False
         without_mentions = _MENTION.sub(" ", self.base)
         return _strip_accents(without_mentions) != fold(without_mentions)
@@ -135,4 +140,4 @@ def fold(base: str) -> str:
 
 def normalize(text: str) -> NormalizedText:
     base = clean(text)
-    return NormalizedText(original=text, base=base, folded=fold(base))
+    return NormalizedText(original=text, base=base, folded=fold(base).translate(_APOSTROPHES))

@@ -64,6 +64,43 @@ def rule_ids(rules: RuleSet, text: str) -> set[str]:
         ("a gory close-up of a mutilated body", "violence.gore"),
         ("un corps éventré baignant dans son sang", "violence.gore"),
         ("an erotic striptease in a dim club", "sexual.nudity"),
+        ("a note on his windshield: last warning, Pete", "threat.intimidation"),
+        ("caption: I know you're home, come outside", "threat.intimidation"),
+        ("la prochaine fois c'est ta maison qui brûle", "threat.intimidation"),
+        ("on sait où vous habitez, madame", "threat.intimidation"),
+        ("t’es finie demain à la sortie", "threat.intimidation"),  # typographic apostrophe
+        ("my landlord's photo on a coffin, caption soon", "threat.private-person-menace"),
+        ("notre coloc avec une cible rouge sur le front", "threat.private-person-menace"),
+        ("a video showing her home address and her license plate", "harassment.doxxing"),
+        ("une vidéo qui montre l'adresse de Julie et ses horaires", "harassment.doxxing"),
+        (
+            "my classmate drawn as a beached whale, everyone pointing",
+            "harassment.private-person-mockery",
+        ),
+        (
+            "la nouvelle stagiaire en truie, avec sa vraie photo",
+            "harassment.private-person-mockery",
+        ),
+        ("teens stomping a homeless man under a bridge", "violence.assault"),
+        ("des mecs qui tabassent un SDF dans le métro", "violence.assault"),
+        ("a compilation of people getting knocked out cold", "violence.assault"),
+        ("students planning an attack on their school cafeteria", "violence.attack-planning"),
+        ("un tireur qui vise la foule au marché de Noël", "violence.attack-planning"),
+        ("a tribute edit calling the shooter a hero", "violence.attack-planning"),
+        ("allez casser du flic samedi", "violence.attack-planning"),
+        ("an animation of jews controlling the banks", "hate.tropes"),
+        ("la shoah est un mensonge, documentaire", "hate.tropes"),
+        ("gypsies shown as thieves in a comedy sketch", "hate.tropes"),
+        ("un documentaire animalier sur les roms", "hate.tropes"),
+        ("a fake FEMA announcement with the official logo", "misinformation.fake-official"),
+        ("une fausse annonce du ministère avec le logo", "misinformation.fake-official"),
+        (
+            "breaking news of a plague in Paris, to post as if real",
+            "misinformation.fabricated-news-deceptive",
+        ),
+        ("an influencer saying the vaccine makes you sterile", "misinformation.health-hoax"),
+        ("a girl cutting her arm in the bathroom", "self-harm.cutting"),
+        ("un ado qui veut se couper les bras", "self-harm.cutting"),
     ],
 )
 def test_rule_catches(rules: RuleSet, text: str, rule: str) -> None:
@@ -97,6 +134,16 @@ def test_rule_catches(rules: RuleSet, text: str, rule: str) -> None:
         "a butcher breaking down half a pig at a market",
         "a breast cancer awareness campaign",
         "ce burger c'est une tuerie",  # slang: delicious
+        "a chemtrail passing between two clouds",  # a contrail, not a hoax
+        "a car with a license plate that says SUPABAAD",
+        "how do I kill the lights in my room",
+        "t'es mort de rire devant ce sketch",
+        "casser du sucre sur le dos de son voisin",  # gossip, not violence
+        "my classmate's birthday party with balloons",
+        "a boxer punching a heavy bag",
+        "the city hall announces a new park opening today",
+        "un docteur qui explique comment bien couper les légumes",
+        "a history documentary on the liberation of the camps",
     ],
 )
 def test_rules_leave_benign_text_alone(rules: RuleSet, text: str) -> None:
