@@ -100,7 +100,13 @@ def rule_ids(rules: RuleSet, text: str) -> set[str]:
         ),
         ("an influencer saying the vaccine makes you sterile", "misinformation.health-hoax"),
         ("a girl cutting her arm in the bathroom", "self-harm.cutting"),
+        (
+            "breaking news: wildfire reaches Lyon, post it as if real",
+            "misinformation.fabricated-news-deceptive",
+        ),
         ("un ado qui veut se couper les bras", "self-harm.cutting"),
+        ("j'ai envie de disparaître.", "self-harm.intent.fr"),
+        ("j'ai envie de disparaître pour toujours", "self-harm.intent.fr"),
     ],
 )
 def test_rule_catches(rules: RuleSet, text: str, rule: str) -> None:
@@ -144,6 +150,10 @@ def test_rule_catches(rules: RuleSet, text: str, rule: str) -> None:
         "the city hall announces a new park opening today",
         "un docteur qui explique comment bien couper les légumes",
         "a history documentary on the liberation of the camps",
+        "j'ai envie de disparaître dans un chalet tout le mois d'août",  # a holiday wish
+        "a horror movie poster with a haunted house, no gore",
+        "un film de guerre, sans gore",
+        "a news report on a wildfire evacuation, calm reporter",
     ],
 )
 def test_rules_leave_benign_text_alone(rules: RuleSet, text: str) -> None:
