@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ import av
 import numpy as np
 from PIL import Image
 
+from provenance import crop_search
 from provenance.fingerprint import FingerprintTap, closest, fingerprint_video
 from provenance.marking import mark_file
 from provenance.watermark.audio import detect as detect_audio
@@ -65,7 +67,7 @@ def screenshot(src: Path, at: float, scale: float) -> np.ndarray:
 
 
 def query_video(path: Path) -> FingerprintTap:
-    tap = FingerprintTap()
+    tap = FingerprintTap(keep_frames=True)
     decode_video(path, [tap], default_limits(float("inf")), until_s=600.0)
     return tap
 
@@ -76,9 +78,19 @@ def query_image(rgb: np.ndarray) -> FingerprintTap:
     return tap
 
 
-def traced_to(tap: FingerprintTap, index: dict[str, list[str]]) -> str | None:
+def traced_to(
+    tap: FingerprintTap, index: dict[str, list[str]], cpu: list[float] | None = None
+) -> str | None:
+    """The record the copy is traced to: the whole-frame match (as seen or mirrored), else the
+    crop search (its CPU time appended to `cpu`)."""
     best = closest(tap.hashes, index, tap.mirrored)
-    return best.key if best is not None and best.is_match else None
+    if best is not None and best.is_match:
+        return best.key
+    started = time.process_time()
+    cropped = crop_search.search(tap.frames, index)
+    if cpu is not None and len(tap.frames) >= crop_search.MIN_FRAMES:
+        cpu.append(time.process_time() - started)
+    return cropped.key if cropped is not None and cropped.is_match else None
 
 
 def unrelated_media(folder: Path, count: int, seed: int) -> list[Callable[[], FingerprintTap]]:

@@ -22,18 +22,66 @@ from pathlib import Path
 import av
 import numpy as np
 import pdqhash
+from PIL import Image
 
 MATCH_BITS = 31
 SAMPLE_EVERY_S = 1.0  # a query's frames
 RECORD_EVERY_S = 0.25  # an output's frames on record
 MIN_QUALITY = 50  # PDQ's own advice: hashes of lower quality are not worth matching
 HASH_WIDTH = 512  # frames are downscaled first: PDQ looks at 64x64 luminance anyway
-# PDQ does not survive cropping (a 5% crop moves a hash by 40-90 bits), so a record also keeps,
-# once a second, the hashes of the frame cropped by each fraction at each placement: a cropped
-# re-upload then lands near one of them. 3 fractions x 4 x 4 placements = 48 hashes a second.
-CROP_FRACTIONS = (0.05, 0.10, 0.15)
-CROP_PLACES = (0.0, 1 / 3, 2 / 3, 1.0)
-CROP_WIDTH = 160  # crops are hashed from a small copy: PDQ reads 64x64 anyway
+# PDQ does not survive cropping (a 5% crop moves a hash by 40-90 bits). A record therefore also
+# keeps, every REGION_EVERY_S, the hashes of REGIONS of the frame: windows of REGION_SIDE of each
+# side, one centred and four offset diagonally by 4%. A cropped copy (up to ~13%) still shows
+# one of them whole; provenance.crop_search guesses the crop and hashes that window again.
+REGION_EVERY_S = 0.5
+REGION_SIDE = 0.76
+REGIONS = ((0, 0), (-4, -4), (4, -4), (-4, 4), (4, 4))  # offsets from the centre, % of a side
+KEEP_FRAMES_S = 30.0  # a query's frames kept for the crop search: its first 30 s
+KEEP_WIDTH = 320
+REGION_PIXELS = 128  # a region is resampled to 128x128 before PDQ (which reads 64x64 anyway)
+
+
+def region_tag(dx: int, dy: int) -> str:
+    """The tag of a region on record, e.g. `r76-4+4` (offset -4% across, +4% down)."""
+    return f"r{round(REGION_SIDE * 100)}{dx:+d}{dy:+d}"
+
+
+def region_box(dx: int, dy: int) -> tuple[float, float]:
+    """The region's top-left corner as shares of the width and height."""
+    margin = (1 - REGION_SIDE) / 2
+    return margin + dx / 100, margin + dy / 100
+
+
+def box_hash(image: Image.Image, box: tuple[float, float, float, float]) -> tuple[str, int]:
+    """The PDQ hash (and quality) of `box` (left, top, right, bottom in pixels, fractional) of
+    an image, resampled to REGION_PIXELS square: the same on record and at query time."""
+    size = (REGION_PIXELS, REGION_PIXELS)
+    return pdq_hex(np.asarray(image.resize(size, Image.Resampling.BILINEAR, box=box)))
+
+
+def region_hashes(rgb: np.ndarray, t: float) -> list[str]:
+    """The tagged hashes of the frame's REGIONS at time `t` (`r76-4+4@2.5:<hex>`), those of
+    enough detail."""
+    image = Image.fromarray(rgb)
+    width, height = image.size
+    found = []
+    for dx, dy in REGIONS:
+        left, top = region_box(dx, dy)
+        box = (
+            left * width,
+            top * height,
+            (left + REGION_SIDE) * width,
+            (top + REGION_SIDE) * height,
+        )
+        digest, quality = box_hash(image, box)
+        if quality >= MIN_QUALITY:
+            found.append(f"{region_tag(dx, dy)}@{t:.2f}:{digest}")
+    return found
+
+
+def plain_hashes(hashes: list[str]) -> list[str]:
+    """A record's whole-frame hashes (its region hashes, tagged, left out)."""
+    return [h for h in hashes if ":" not in h]
 
 
 def pdq_hex(rgb: np.ndarray) -> tuple[str, int]:
@@ -47,44 +95,34 @@ def downscaled(rgb: np.ndarray, width: int = HASH_WIDTH) -> np.ndarray:
     height, wide = rgb.shape[:2]
     if wide <= width:
         return rgb
-    from PIL import Image
-
     size = (width, max(2, round(height * width / wide)))
     return np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BILINEAR))
 
 
-def crop_hashes(rgb: np.ndarray) -> list[str]:
-    """The hashes of the frame cropped by each CROP_FRACTIONS at each CROP_PLACES (top-left
-    corner as a share of the margin), those of enough detail."""
-    small = downscaled(rgb, CROP_WIDTH)
-    height, width = small.shape[:2]
-    found = []
-    for fraction in CROP_FRACTIONS:
-        ch, cw = round(height * (1 - fraction)), round(width * (1 - fraction))
-        for fy in CROP_PLACES:
-            for fx in CROP_PLACES:
-                y, x = round((height - ch) * fy), round((width - cw) * fx)
-                digest, quality = pdq_hex(small[y : y + ch, x : x + cw])
-                if quality >= MIN_QUALITY:
-                    found.append(digest)
-    return found
-
-
 class FingerprintTap:
     """PDQ hashes of one frame per `every` seconds of a decode pass, in time order (frames of
-    too little detail left out), and with `mirrored` the hashes of the same frames flipped."""
+    too little detail left out), and with `mirrored` the hashes of the same frames flipped.
+    With `regions` (an output's record) the tagged region hashes every REGION_EVERY_S follow;
+    with `keep_frames` (a query) small copies of the sampled frames of the first
+    KEEP_FRAMES_S seconds are kept for the crop search."""
 
     every_frame = False
     done = False
 
     def __init__(
-        self, every: float = SAMPLE_EVERY_S, mirrored: bool = True, crops: bool = False
+        self,
+        every: float = SAMPLE_EVERY_S,
+        mirrored: bool = True,
+        regions: bool = False,
+        keep_frames: bool = False,
     ) -> None:
         self.hashes: list[str] = []
         self.mirrored: list[str] = []
-        self.every, self.with_mirror, self.with_crops = every, mirrored, crops
+        self.frames: list[tuple[float, np.ndarray]] = []  # (time, RGB <= KEEP_WIDTH wide)
+        self.every, self.with_mirror = every, mirrored
+        self.with_regions, self.keep_frames = regions, keep_frames
         self._next = 0.0
-        self._next_crops = 0.0
+        self._next_regions = 0.0
 
     def take(self, frame: av.VideoFrame, t: float) -> None:
         if t + 1e-6 < self._next:
@@ -93,19 +131,22 @@ class FingerprintTap:
         width = min(HASH_WIDTH, frame.width)
         height = max(2, round(frame.height * width / frame.width))
         rgb = frame.reformat(width=width, height=height, format="rgb24").to_ndarray()
-        self.take_image(rgb)
-        if self.with_crops and t + 1e-6 >= self._next_crops:
-            self._next_crops = t + 1.0
-            self.hashes.extend(crop_hashes(rgb))
+        if self.take_image(rgb) and self.keep_frames and t < KEEP_FRAMES_S:
+            self.frames.append((t, downscaled(rgb, KEEP_WIDTH)))
+        if self.with_regions and t + 1e-6 >= self._next_regions:
+            self._next_regions = t + REGION_EVERY_S
+            self.hashes.extend(region_hashes(rgb, t))
 
-    def take_image(self, rgb: np.ndarray) -> None:
-        """One still (a screenshot, a photo), or a decoded frame."""
+    def take_image(self, rgb: np.ndarray) -> bool:
+        """One still (a screenshot, a photo), or a decoded frame; False if it has too little
+        detail to hash."""
         digest, quality = pdq_hex(downscaled(rgb))
         if quality < MIN_QUALITY:
-            return
+            return False
         self.hashes.append(digest)
         if self.with_mirror:
             self.mirrored.append(pdq_hex(downscaled(rgb)[:, ::-1])[0])
+        return True
 
 
 def fingerprint_video(
@@ -114,15 +155,15 @@ def fingerprint_video(
     max_pixels: int | None = None,
     every: float = RECORD_EVERY_S,
 ) -> list[str]:
-    """Hex PDQ hashes of one frame per `every` seconds (an output's record: every 0.25 s) and,
-    once a second, of its crops (CROP_FRACTIONS), in time order; reading stops after
+    """An output's record: hex PDQ hashes of one frame per `every` seconds (every 0.25 s) and,
+    tagged, of its REGIONS every REGION_EVERY_S, in time order; reading stops after
     `max_seconds` (past `max_pixels` decoded, keyframes only)."""
     from safety.media import decode_video, default_limits
 
     limits = default_limits(math.inf)
     if max_pixels is not None:
         limits = replace(limits, max_decode_pixels=max_pixels)
-    tap = FingerprintTap(every=every, mirrored=False, crops=True)
+    tap = FingerprintTap(every=every, mirrored=False, regions=True)
     decode_video(path, [tap], limits, until_s=max_seconds)
     return tap.hashes
 
@@ -159,7 +200,8 @@ def closest(
         return None
     orientations = [(False, query)] + ([(True, mirrored)] if mirrored else [])
     best: FingerprintMatch | None = None
-    for key, hashes in candidates.items():
+    for key, every in candidates.items():
+        hashes = plain_hashes(every)
         if not hashes:
             continue
         for flipped, frames in orientations:

@@ -79,7 +79,8 @@ def find(
 
 
 def fingerprint_index(session: Session) -> dict[str, list[str]]:
-    """Every record's fingerprints, by watermark id (exact scan; fine up to ~10^5 records)."""
+    """Every record's fingerprints, by watermark id (exact scan; fine up to ~10^5 records):
+    whole-frame hashes and tagged region hashes (provenance.fingerprint.region_hashes)."""
     rows = session.execute(select(ProvenanceRecord.watermark_id, ProvenanceRecord.fingerprints))
     return {watermark_id: hashes for watermark_id, hashes in rows if hashes}
 

@@ -23,7 +23,8 @@ class ProvenanceRecord(Base):
     decision: Mapped[str] = mapped_column(String(20))
     generator: Mapped[str] = mapped_column(String(100))
     sha256: Mapped[str] = mapped_column(String(64), index=True)  # of the signed output file
-    # PDQ hashes (hex, 256 bits) of one frame per second: provenance.fingerprint
+    # PDQ hashes (hex, 256 bits) of a frame every 0.25 s, then, tagged (`r76-4+4@2.50:<hex>`),
+    # of 5 regions of a frame every 0.5 s for the crop search: provenance.fingerprint
     fingerprints: Mapped[list[str]] = mapped_column(JSON, default=list)
 
 

@@ -22,6 +22,7 @@ from cameoguard.crypto import derive_key
 from cameoguard.db import session_scope
 from provenance import records
 from provenance.c2pa_manifest import GENERATION_ASSERTION, C2paReport, read_manifest
+from provenance.fingerprint import FingerprintTap
 from provenance.keys import trust_anchors
 from provenance.marks.base import Detection, Mark, MarkSource
 from provenance.marks.registry import marks
@@ -151,6 +152,9 @@ def _decode_for_marks(path: Path, marks: list[Mark]) -> MarkSource:
     """One decode pass over the video for every mark that reads frames, and the audio once.
     Media that cannot be read gives a source with nothing in it (the marks say why)."""
     taps = {m.name: tap for m in marks if (tap := m.frame_tap()) is not None}
+    for tap in taps.values():
+        if isinstance(tap, FingerprintTap):
+            tap.keep_frames = True  # an auditor's file is searched for a crop too
     try:
         header = probe(path)
         if header.kind == "video":
@@ -234,6 +238,8 @@ def _fingerprint_section(fingerprint: Detection) -> dict[str, Any]:
             "median_distance": fingerprint.details.get("median_distance"),
             "threshold_bits": fingerprint.details.get("threshold_bits"),
         }
+        if fingerprint.details.get("crop") is not None:
+            section["crop"] = fingerprint.details["crop"]  # scale, left, top of the original
     return section
 
 
@@ -309,6 +315,11 @@ class FingerprintSection(BaseModel):
     matched_frames: int | None = None
     median_distance: float | None = None
     threshold_bits: int | None = None
+    crop: list[float] | None = Field(
+        default=None,
+        description="Matched as a crop (provenance.crop_search): the share of each side kept,"
+        " and the left and top of the crop as shares of the original's width and height",
+    )
     reason: str | None = None
 
 

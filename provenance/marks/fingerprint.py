@@ -1,10 +1,14 @@
 """The perceptual fingerprint as a mark: PDQ hashes of one frame a second, matched against the
-hashes our records keep of every output (it embeds nothing: the record is the other half)."""
+hashes our records keep of every output (it embeds nothing: the record is the other half). A
+video that matches no record as seen or mirrored is searched for a crop
+(provenance.crop_search) against the records' region hashes, when its tap kept the frames: the
+auditor's verification does (`verify._decode_for_marks`); the feed does not (the search costs
+about a CPU-second a video, and a cropped copy of our output still carries the watermark)."""
 
 from __future__ import annotations
 
 from cameoguard.db import session_scope
-from provenance import records
+from provenance import crop_search, records
 from provenance.fingerprint import MATCH_BITS, FingerprintTap, closest
 from provenance.marks.base import Detection, Mark, MarkSource
 from safety.media import FrameTap
@@ -21,8 +25,28 @@ class Fingerprint(Mark):
         if not isinstance(tap, FingerprintTap) or not tap.hashes:
             return Detection(self.name, checked=False, reason="no video frames to fingerprint")
         with session_scope() as session:
-            best = closest(tap.hashes, records.fingerprint_index(session), tap.mirrored)
+            index = records.fingerprint_index(session)
+        best = closest(tap.hashes, index, tap.mirrored)
         details: dict[str, object] = {"frames": len(tap.hashes), "threshold_bits": MATCH_BITS}
+        if best is None or not best.is_match:
+            cropped = crop_search.search(tap.frames, index)
+            if cropped is not None and cropped.is_match:
+                details |= {
+                    "matched_frames": cropped.matched_frames,
+                    "median_distance": cropped.median_distance,
+                    "mirrored": False,
+                    "crop": list(cropped.crop),
+                    "threshold_bits": crop_search.MATCH_BITS,
+                }
+                return Detection(
+                    self.name,
+                    checked=True,
+                    found=True,
+                    id=cropped.key,
+                    z=round(cropped.matched_frames / max(1, cropped.frames), 3),
+                    threshold=0.5,
+                    details=details,
+                )
         if best is None:
             return Detection(self.name, checked=True, threshold=0.5, details=details)
         details |= {
