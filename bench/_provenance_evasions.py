@@ -8,9 +8,13 @@ CRF 28; the excerpt is 3 s cut at a random time; the screenshot is a random mome
 
 Outputs are generated clips (tests/media_factory.make_clip: moving textured scenes with sound)
 marked by the service's own marking pass; each output's record keeps its frame fingerprints
-(provenance.fingerprint_video, every 0.25 s). An evasion is traced when the copy's
-fingerprint (provenance.fingerprint.closest over every record, as the verification report does)
-names the output's record, or, for audio only, when the audio watermark carries its id.
+(provenance.fingerprint_video: a frame every 0.25 s, 5 regions of a frame every 0.5 s). An
+evasion is traced when the copy's fingerprint names the output's record, as the verification
+report does: provenance.fingerprint.closest over every record (as seen and mirrored), then,
+for a video that matched nothing, the crop search (provenance.crop_search); or, for audio only,
+when the audio watermark carries its id. Also measured: the record's size (its hashes as JSON)
+per 10 s of output, and the CPU time of a crop search (every video query that reaches it:
+cropped copies and unrelated clips).
 
 Unrelated media: clips of other seeds and sizes (re-encoded), stills of them, and the
 public-domain face photos (tests/data/faces) cropped, scaled, flipped and re-compressed."""
@@ -18,6 +22,7 @@ public-domain face photos (tests/data/faces) cropped, scaled, flipped and re-com
 from __future__ import annotations
 
 import io
+import json
 import tempfile
 import time
 from collections.abc import Callable
@@ -145,6 +150,7 @@ def run(clips: int, unrelated: int, seconds: float, size: tuple[int, int], key: 
     tried = {name: 0 for name in EVASIONS}
     index: dict[str, list[str]] = {}
     ids: dict[str, int] = {}
+    cpu: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         outputs = []
@@ -173,7 +179,7 @@ def run(clips: int, unrelated: int, seconds: float, size: tuple[int, int], key: 
             }
             for name, make in copies.items():
                 tried[name] += 1
-                traced[name] += traced_to(query_video(make()), index) == record
+                traced[name] += traced_to(query_video(make()), index, cpu) == record
             tried["screenshot"] += 1
             shot = screenshot(marked, float(rng.uniform(0.2, seconds - 0.2)), 0.8)
             traced["screenshot"] += traced_to(query_image(shot), index) == record
@@ -187,7 +193,7 @@ def run(clips: int, unrelated: int, seconds: float, size: tuple[int, int], key: 
         kinds = {"clip": 0, "still": 0, "photo": 0}
         for j, item in enumerate(unrelated_media(folder, unrelated, 11)):
             kinds[("clip", "clip", "clip", "still", "photo")[j % 5]] += 1
-            false_matches += traced_to(item(), index) is not None
+            false_matches += traced_to(item(), index, cpu) is not None
     return {
         "clips": clips,
         "seconds": seconds,
@@ -196,6 +202,10 @@ def run(clips: int, unrelated: int, seconds: float, size: tuple[int, int], key: 
         "unrelated": unrelated,
         "unrelated_kinds": kinds,
         "false_matches": false_matches,
+        "record_bytes_per_10s": float(
+            np.mean([len(json.dumps(hashes)) for hashes in index.values()]) * 10.0 / seconds
+        ),
+        "crop_search_cpu_s": cpu,
     }
 
 
@@ -206,7 +216,7 @@ def print_table(result: dict) -> None:
         "each evasion traced to the right record"
     )
     print(f"{'evasion':20} {'traced':>8} {'share':>7}  by")
-    by = {"audio only": "audio watermark"}
+    by = {"audio only": "audio watermark", "crop + re-encode": "frame fingerprint, crop search"}
     for name, (hit, total) in result["rows"].items():
         share = hit / total if total else 0.0
         print(f"{name:20} {hit:>3}/{total:<4} {share:7.1%}  {by.get(name, 'frame fingerprint')}")
@@ -215,6 +225,13 @@ def print_table(result: dict) -> None:
     print(
         f"false matches on {result['unrelated']} unrelated items ({kinds}): "
         f"{result['false_matches']} ({rate:.2%})"
+    )
+    cpu = result["crop_search_cpu_s"]
+    print(
+        f"record size: {result['record_bytes_per_10s'] / 1000:.1f} kB per 10 s of output; "
+        f"crop search: {np.mean(cpu) if cpu else 0.0:.2f} CPU-s per query (median "
+        f"{np.median(cpu) if cpu else 0.0:.2f}, max {max(cpu, default=0.0):.2f}; {len(cpu)} "
+        f"searches against {result['clips']} records)"
     )
     traced = ", ".join(
         f"{name} {hit / total if total else 0.0:.0%}"

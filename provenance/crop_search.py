@@ -48,6 +48,7 @@ GRID_STEP = 0.025  # positions of the coarse grid, as a share of a side
 COARSE_FRAMES = 4  # query frames scored per guess while searching
 REFINE_FROM = 2  # the best coarse guesses refined
 MIN_STEP = 0.002
+MAX_MOVES = 12  # per refined guess
 MIN_FRAMES = 2  # a still (one frame) is not searched
 TIMELINE_SHARE = 0.025
 
@@ -161,48 +162,65 @@ def search(
     indexes = region_indexes(records)
     if not indexes:
         return None
-    query = _Query(frames)
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)  # a few hundred hashes a call: threads cost more than they give
+    try:
+        return _search(_Query(frames), indexes)
+    finally:
+        faiss.omp_set_num_threads(threads)
+
+
+def _search(query: _Query, indexes: dict[str, _RegionIndex]) -> CropMatch | None:
     tags = set(indexes)
-    n = len(frames)
+    n = len(query.images)
     sample = sorted({round(i * (n - 1) / max(1, COARSE_FRAMES - 1)) for i in range(COARSE_FRAMES)})
-    tried = 0
-    scores: dict[Guess, float] = {}
+    known: dict[Guess, float] = {}
 
-    def score(guess: Guess) -> float:
-        nonlocal tried
-        guess = tuple(round(g, 4) for g in guess)  # type: ignore[assignment]
-        if guess in scores:
-            return scores[guess]
-        scale, left, top = guess
-        found = _region_for(guess, tags) if 0.8 <= scale <= 1.0 else None
-        if found is None or min(left, top) < -0.01 or max(left, top) + scale > 1.01:
-            scores[guess] = 256.0
-            return 256.0
-        tried += 1
-        tag, place = found
-        distances, _ = indexes[tag].index.search(query.hashes(sample, place), 1)
-        scores[guess] = float(np.mean(distances[:, 0]))
-        return scores[guess]
+    def scores(guesses: list[Guess]) -> list[float]:
+        """Each guess's mean distance from the sampled frames' regions to the nearest region
+        hash on record (256: a guess outside the frame); one index search per region tag."""
+        keys = [tuple(round(g, 4) for g in guess) for guess in guesses]
+        todo: dict[str, list[tuple[Guess, tuple[float, float, float]]]] = {}
+        for key in keys:
+            if key in known:
+                continue
+            scale, left, top = key
+            found = _region_for(key, tags) if 0.8 <= scale <= 1.0 else None  # type: ignore[arg-type]
+            if found is None or min(left, top) < -0.01 or max(left, top) + scale > 1.01:
+                known[key] = 256.0  # type: ignore[index]
+                continue
+            todo.setdefault(found[0], []).append((key, found[1]))  # type: ignore[arg-type]
+        for tag, wanted in todo.items():
+            batch = np.concatenate([query.hashes(sample, place) for _, place in wanted])
+            distances, _ = indexes[tag].index.search(batch, 1)
+            per_guess = distances[:, 0].reshape(len(wanted), len(sample)).mean(axis=1)
+            for (key, _), distance in zip(wanted, per_guess, strict=True):
+                known[key] = float(distance)
+        return [known[key] for key in keys]  # type: ignore[index]
 
-    coarse = sorted(coarse_guesses(), key=score)
-    refined = [_refine(guess, score) for guess in coarse[:REFINE_FROM]]
-    best = min(refined, key=score)
+    coarse = coarse_guesses()
+    ranked = [g for _, g in sorted(zip(scores(coarse), coarse, strict=True))]
+    refined = [_refine(guess, scores) for guess in ranked[:REFINE_FROM]]
+    best = min(refined, key=lambda guess: scores([guess])[0])
     tag, place = _region_for(best, tags)  # type: ignore[misc]
-    return _vote(query, indexes, tag, place, best, tried)
+    return _vote(query, indexes, tag, place, best, len(known))
 
 
-def _refine(start: Guess, score: Callable[[Guess], float]) -> Guess:
-    """A pattern search: move a parameter by `step` while it lowers the score, halving it."""
-    best, step = start, 0.01
-    while step >= MIN_STEP:
-        moves = [
-            tuple(best[k] + sign * step * (k == j) for k in range(3))
+def _refine(start: Guess, scores: Callable[[list[Guess]], list[float]]) -> Guess:
+    """A pattern search: move one parameter by `step` while that lowers the score, else halve
+    the step (at most MAX_MOVES moves)."""
+    best, step, moves = start, 0.01, 0
+    (current,) = scores([best])
+    while step >= MIN_STEP and moves < MAX_MOVES:
+        around: list[Guess] = [
+            tuple(best[k] + sign * step * (k == j) for k in range(3))  # type: ignore[misc]
             for j in range(3)
             for sign in (-1, 1)
         ]
-        candidate = min(moves, key=score)
-        if score(candidate) < score(best):
-            best = candidate  # type: ignore[assignment]
+        found = scores(around)
+        i = int(np.argmin(found))
+        if found[i] < current:
+            best, current, moves = around[i], found[i], moves + 1
         else:
             step /= 2
     return best
