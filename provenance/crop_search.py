@@ -62,7 +62,7 @@ class CropMatch:
     frames: int
     median_distance: float
     crop: Guess  # the crop found: scale, left, top
-    cpu_guesses: int  # guesses tried
+    guesses: int  # guesses tried
 
     @property
     def is_match(self) -> bool:
@@ -264,7 +264,7 @@ def _vote(
                 frames=len(every),
                 median_distance=float(np.median(agreed)),
                 crop=tuple(round(g, 3) for g in guess),  # type: ignore[arg-type]
-                cpu_guesses=tried,
+                guesses=tried,
             )
             if best is None or (match.matched_frames, -match.median_distance) > (
                 best.matched_frames,
