@@ -103,11 +103,14 @@ def test_feed_and_rescanner_find_her_and_she_decides(
     assert _state("before") == "published"  # nobody enrolled was in it
 
     ana = enroll_cameo(client, platform, tmp_path, "ana", "obama.jpg")["id"]
-    upload(client, platform, tmp_path, "after", "stranger", "obama3.jpg")
 
     def found() -> dict[str, str]:
         return {m["item_id"]: m["found_by"] for m in matches(client, platform, ana, "ana")}
 
+    # The re-scan after her enrollment finds the older video. The new upload waits for it:
+    # a re-scan still running would find the new item too, before the feed does.
+    _wait("the re-scan's match on the older video", lambda: "before" in found())
+    upload(client, platform, tmp_path, "after", "stranger", "obama3.jpg")
     _wait("a match from the feed and one from the re-scan", lambda: len(found()) == 2)
     assert found() == {"after": "feed", "before": "rescan"}
     _wait("the feed's decision on the new upload", lambda: _state("after") != "scoring")
