@@ -37,7 +37,9 @@ from provenance.fingerprint import (
     REGION_EVERY_S,
     REGION_SIDE,
     REGIONS,
+    FingerprintMatch,
     box_hash,
+    parse_region,
     region_box,
     region_tag,
 )
@@ -56,17 +58,11 @@ Guess = tuple[float, float, float]  # scale, left, top (shares of the original's
 
 
 @dataclass(frozen=True)
-class CropMatch:
-    key: str  # the record's watermark id
-    matched_frames: int
-    frames: int
-    median_distance: float
-    crop: Guess  # the crop found: scale, left, top
-    guesses: int  # guesses tried
+class CropMatch(FingerprintMatch):
+    """A whole-frame match's figures (never mirrored), and the crop that gave them."""
 
-    @property
-    def is_match(self) -> bool:
-        return self.frames > 0 and self.matched_frames * 2 >= self.frames
+    crop: Guess = (1.0, 0.0, 0.0)  # the crop found: scale, left, top
+    guesses: int = 0  # guesses tried
 
 
 @dataclass
@@ -81,14 +77,14 @@ def region_indexes(records: dict[str, list[str]]) -> dict[str, _RegionIndex]:
     rows: dict[str, tuple[list[bytes], list[str], list[float]]] = {}
     for key, entries in records.items():
         for entry in entries:
-            if ":" not in entry:
+            region = parse_region(entry)
+            if region is None:
                 continue
-            label, digest = entry.split(":", 1)
-            tag, _, at = label.partition("@")
+            tag, at, digest = region
             hashes, keys, times = rows.setdefault(tag, ([], [], []))
             hashes.append(bytes.fromhex(digest))
             keys.append(key)
-            times.append(float(at or 0.0))
+            times.append(at)
     indexes = {}
     for tag, (hashes, keys, times) in rows.items():
         index = faiss.IndexBinaryFlat(256)
@@ -266,9 +262,6 @@ def _vote(
                 crop=tuple(round(g, 3) for g in guess),  # type: ignore[arg-type]
                 guesses=tried,
             )
-            if best is None or (match.matched_frames, -match.median_distance) > (
-                best.matched_frames,
-                -best.median_distance,
-            ):
+            if match.beats(best):
                 best = match
     return best

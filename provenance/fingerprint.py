@@ -79,6 +79,16 @@ def region_hashes(rgb: np.ndarray, t: float) -> list[str]:
     return found
 
 
+def parse_region(entry: str) -> tuple[str, float, str] | None:
+    """A record entry written by `region_hashes` as (tag, time, hex); None for a whole-frame
+    hash."""
+    if ":" not in entry:
+        return None
+    label, digest = entry.split(":", 1)
+    tag, _, at = label.partition("@")
+    return tag, float(at or 0.0), digest
+
+
 def plain_hashes(hashes: list[str]) -> list[str]:
     """A record's whole-frame hashes (its region hashes, tagged, left out)."""
     return [h for h in hashes if ":" not in h]
@@ -184,6 +194,13 @@ class FingerprintMatch:
     def is_match(self) -> bool:
         return self.frames > 0 and self.matched_frames * 2 >= self.frames
 
+    def beats(self, other: FingerprintMatch | None) -> bool:
+        """The better of two candidates: more frames matched, then the closer median."""
+        return other is None or (self.matched_frames, -self.median_distance) > (
+            other.matched_frames,
+            -other.median_distance,
+        )
+
 
 def nearest_distances(query: list[str], hashes: list[str]) -> np.ndarray:
     """For each query hash, its Hamming distance to the closest of `hashes`."""
@@ -213,9 +230,6 @@ def closest(
                 median_distance=float(np.median(nearest)),
                 mirrored=flipped,
             )
-            if best is None or (match.matched_frames, -match.median_distance) > (
-                best.matched_frames,
-                -best.median_distance,
-            ):
+            if match.beats(best):
                 best = match
     return best

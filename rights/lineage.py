@@ -211,10 +211,7 @@ def closest_earlier(
                 median_distance=float(median[index]),
                 mirrored=flipped,
             )
-            if best is None or (found.matched_frames, -found.median_distance) > (
-                best.matched_frames,
-                -best.median_distance,
-            ):
+            if found.beats(best):
                 best = found
     return best
 
