@@ -9,7 +9,8 @@ evaluation prompts (disguised and French), English and French separately.
    Prompt-like sources are checked as generation prompts, social posts as comments.
 2. **Leave-one-source-out** (`--loso`): for each dataset folder, a model is fine-tuned without
    it (a reduced recipe: one epoch on at most LOSO_MAX_TRAIN rows of the other folders' train
-   split, every rare-label row kept) and calibrated on the other folders' calibration split,
+   split, every rare-label row kept), the multilingual heads are fitted on every train row of
+   the other folders, and both are stacked and calibrated on the other folders' calibration split,
    then the held-out folder's rows (at most LOSO_MAX_SCORED, a fixed random sample) are scored
    through the engine with the same rules and thresholds. The best proxy here for data nobody
    here wrote; the shipped model, trained on everything with the full recipe, should do at least
@@ -187,10 +188,12 @@ def random_split(engine: PolicyEngine, quick: bool) -> dict[str, float]:
 
 
 def _loso_engine(base: PolicyEngine, held_out: str, examples: list[Example]) -> PolicyEngine:
-    """An engine whose model was fine-tuned without `held_out` (reduced recipe, see above)."""
-    from safety.policy.classifier import platt
+    """An engine whose models never saw `held_out`: the fine-tuned model (reduced recipe, see
+    above) and the multilingual heads (full recipe: every train row of the other folders),
+    stacked and calibrated on the other folders' calibration split."""
+    from safety.policy.classifier import sigmoid
     from safety.policy.language import detect_language
-    from safety.policy.train import calibrate, fine_tune, torch_logits
+    from safety.policy.train import calibrate, fine_tune, fit_multilingual_heads, torch_logits
 
     rng = np.random.default_rng(15)
     pool = [e for e in examples if e.folder != held_out and e.split == "train"]
@@ -201,18 +204,24 @@ def _loso_engine(base: PolicyEngine, held_out: str, examples: list[Example]) -> 
     take = max(0, LOSO_MAX_TRAIN - len(rare))
     train = rare + [rest[i] for i in rng.choice(len(rest), min(take, len(rest)), replace=False)]
     model = fine_tune(train, epochs=1, log=lambda line: print(f"  [{held_out}] {line}", flush=True))
+    encoder = base.classifier.encoder
+    heads = fit_multilingual_heads(encoder.encode([clean(e.text) for e in pool]), pool)
     calib = [e for e in examples if e.folder != held_out and e.split == "calibration"]
-    params = calibrate(torch_logits(model, [e.text for e in calib]), calib)
+    calib_texts = [clean(e.text) for e in calib]
+    params = calibrate(
+        torch_logits(model, calib_texts), heads.logits(encoder.encode(calib_texts)), calib
+    )
 
     def predict(texts: list[str]) -> list[dict[str, float]]:
-        logits = torch_logits(model, texts)
+        model_logits = torch_logits(model, texts)
+        multilingual_logits = heads.logits(encoder.encode(texts))
         out = []
-        for row, text in zip(logits, texts, strict=True):
+        for m_row, u_row, text in zip(model_logits, multilingual_logits, texts, strict=True):
             lang = detect_language(text)
             probs = {}
             for i, head in enumerate(HEADS):
-                a, b = params[head].get(lang, params[head]["all"])
-                probs[head] = float(platt(row[i], a, b))
+                a, c, b = params[head].get(lang, params[head]["all"])
+                probs[head] = float(sigmoid(a * m_row[i] + c * u_row[i] + b))
             out.append(probs)
         return out
 

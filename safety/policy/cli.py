@@ -144,8 +144,14 @@ def train_cmd(
     datasets: Path = typer.Option(None, help="Folder of the labelled datasets"),
     epochs: int = typer.Option(None, help="Fine-tuning epochs (default: the shipped recipe's)"),
     layers: int = typer.Option(None, help="Transformer layers to keep, 1-6 (default: 4)"),
+    heads_only: bool = typer.Option(
+        False,
+        "--heads-only",
+        help="Keep the fine-tuned graph; refit the multilingual heads and calibration (1 min)",
+    ),
 ) -> None:
-    """Fine-tune the text policy model from the datasets (about 25 minutes on 2 free cores)."""
+    """Train the text policy classifier from the datasets: fine-tune the MiniLM model (about 25
+    minutes on 2 free cores), fit the multilingual heads and calibrate the two together."""
     from safety.policy.train import DATASETS_DIR, EPOCHS, LAYERS, main
 
     argv = [
@@ -156,4 +162,6 @@ def train_cmd(
         "--layers",
         str(layers or LAYERS),
     ]
+    if heads_only:
+        argv.append("--heads-only")
     raise typer.Exit(main(argv))

