@@ -27,8 +27,8 @@ def _broken(tmp_path: Path, old: str, new: str) -> Path:
 def test_bad_threshold_is_refused_with_its_line(tmp_path: Path) -> None:
     path = _broken(
         tmp_path,
-        "thresholds: {review: 0.45, block: 0.95}",
-        "thresholds: {review: 0.99, block: 0.95}",
+        "thresholds: {review: 0.45, block: 0.8}",
+        "thresholds: {review: 0.99, block: 0.8}",
     )
     with pytest.raises(PackError) as info:
         load_pack(path)
