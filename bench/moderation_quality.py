@@ -20,8 +20,10 @@ evaluation prompts (disguised and French), English and French separately.
    prompts allowed, of benign ones blocked and reviewed, per language and age group; for the
    development set (`prompts.jsonl`, looked at while building), the fresh set (`fresh.jsonl`,
    first scored for earlier figures), the second development set (`dev2.jsonl`, the rules of
-   pack 2026.12.3 were written against it), the held-out set (`holdout.jsonl`, written blind
-   by another author and never looked at while building: the headline) and all four.
+   pack 2026.12.3 were written against it), the first held-out set (`holdout.jsonl`, written
+   blind by another author, scored for several packs), the second (`holdout2.jsonl`, written
+   blind by an author who read none of the rules, first scored for pack 2026.12.4 and the
+   stacked classifier: the headline) and all five.
 """
 
 from __future__ import annotations
@@ -51,9 +53,10 @@ EVAL_FILES = (
     EVAL_DIR / "prompts.jsonl",
     EVAL_DIR / "fresh.jsonl",
     EVAL_DIR / "dev2.jsonl",  # the rules of pack 2026.12.3 were written against it
-    EVAL_DIR / "holdout.jsonl",
+    EVAL_DIR / "holdout.jsonl",  # written blind; scored for several packs since
+    EVAL_DIR / "holdout2.jsonl",  # written blind after pack 2026.12.3; first scored for 2026.12.4
 )
-HEADLINE_FILE = EVAL_DIR / "holdout.jsonl"  # written blind: nothing was tuned on it
+HEADLINE_FILE = EVAL_DIR / "holdout2.jsonl"  # written blind: nothing was tuned on it
 LOSO_FILE = ROOT / "bench" / "moderation_loso.json"  # committed: the README quotes it
 LOSO_MAX_TRAIN = 7000
 LOSO_MAX_SCORED = 3000  # rows of a large held-out folder scored (a fixed random sample)
