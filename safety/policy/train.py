@@ -230,16 +230,33 @@ def calibrate(
     return out
 
 
+class StaleGraph(ValueError):
+    """`--heads-only` on data the recorded graph was not fine-tuned on."""
+
+
 def _fine_tuned_graph(
-    train_set: list[Example], out_dir: Path, epochs: int, layers: int, heads_only: bool
+    train_set: list[Example],
+    out_dir: Path,
+    epochs: int,
+    layers: int,
+    heads_only: bool,
+    digest: str,
 ) -> tuple[Path, dict[str, object]]:
     """The int8 graph: fine-tuned and exported now, or (heads_only) the recorded one in
-    `out_dir`, with what its record says about how it was made."""
+    `out_dir`, with what its record says about how it was made. The recorded graph is kept only
+    if it was fine-tuned on the same data (digest), so a record never pairs a graph with data it
+    did not see."""
     target = out_dir / "text_model-int8.onnx"
     if heads_only:
         previous = ModelMeta.load(out_dir)
         if file_sha256(target) != previous.data.get("sha256"):
             raise ModelUnavailable(f"{target} does not match its recorded SHA-256")
+        if previous.data.get("data", {}).get("digest") != digest:
+            raise StaleGraph(
+                f"{target} was fine-tuned on other data (digest "
+                f"{previous.data.get('data', {}).get('digest')}, now {digest}): "
+                "train without --heads-only"
+            )
         keep = ("base_model", "recipe", "fine_tune_seconds", "trained_at", "layers")
         return target, {k: previous.data[k] for k in keep if k in previous.data}
     started = time.time()
@@ -276,7 +293,10 @@ def train(
     started = time.time()
     train_set = load_split("train", datasets_dir)
     calib_set = load_split("calibration", datasets_dir)
-    onnx_path, fine_tuned = _fine_tuned_graph(train_set, out_dir, epochs, layers, heads_only)
+    digest = data_digest(train_set + calib_set)
+    onnx_path, fine_tuned = _fine_tuned_graph(
+        train_set, out_dir, epochs, layers, heads_only, digest
+    )
     fine_tune_seconds = int(str(fine_tuned.get("fine_tune_seconds", 0)))
     multilingual_started = time.time()
     encoder = MultilingualEncoder(threads=2)
@@ -291,7 +311,6 @@ def train(
     )
     y_train, _ = _targets(train_set)
     y_calib, _ = _targets(calib_set)
-    digest = data_digest(train_set + calib_set)
     meta = ModelMeta(
         {
             **fine_tuned,
@@ -344,9 +363,13 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     meta = train(args.datasets, args.out_dir, args.epochs, args.layers, args.heads_only)
+    written = [MULTILINGUAL_HEADS_FILE, "text_model.json"]
+    if not args.heads_only:
+        written.insert(0, meta.data["onnx"])
     print(
-        f"wrote {args.out_dir / meta.data['onnx']}, version {meta.version}, "
-        f"{meta.data['train_seconds']} s"
+        f"wrote {', '.join(written)} in {args.out_dir}, version {meta.version}, "
+        f"{meta.data['multilingual_seconds']} s for the multilingual heads, "
+        f"{meta.data['train_seconds']} s in all"
     )
     return 0
 

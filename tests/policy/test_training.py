@@ -13,6 +13,7 @@ from safety.models.multilingual_encoder import MultilingualEncoder
 from safety.models.text_policy_model import file_sha256
 from safety.policy.classifier import MODEL_DIR, ModelMeta
 from safety.policy.train import (
+    StaleGraph,
     calibrate,
     data_digest,
     fine_tune,
@@ -43,6 +44,21 @@ def test_committed_graph_is_the_recorded_file() -> None:
     path = MODEL_DIR / meta.data["onnx"]
     assert path.stat().st_size < 40 * 2**20
     assert file_sha256(path) == meta.data["sha256"]
+
+
+def test_heads_only_refuses_a_graph_fine_tuned_on_other_data(tmp_path: Path) -> None:
+    import shutil
+
+    from safety.policy.train import train
+
+    meta = ModelMeta.load()
+    for name in (meta.data["onnx"], "text_model.json"):
+        shutil.copy(MODEL_DIR / name, tmp_path / name)
+    meta.data["data"]["digest"] = "0" * 16
+    meta.save(tmp_path)
+    with pytest.raises(StaleGraph, match="fine-tuned on other data"):
+        train(DATASETS_DIR, tmp_path, heads_only=True)
+    assert not (tmp_path / "multilingual_heads.npz").exists()
 
 
 def test_splits_are_disjoint(examples) -> None:
