@@ -194,7 +194,7 @@ def _loso_engine(base: PolicyEngine, held_out: str, examples: list[Example]) -> 
     """An engine whose models never saw `held_out`: the fine-tuned model (reduced recipe, see
     above) and the multilingual heads (full recipe: every train row of the other folders),
     stacked and calibrated on the other folders' calibration split."""
-    from safety.policy.classifier import sigmoid
+    from safety.policy.classifier import stack_table, stacked_probabilities
     from safety.policy.language import detect_language
     from safety.policy.train import calibrate, fine_tune, fit_multilingual_heads, torch_logits
 
@@ -215,17 +215,16 @@ def _loso_engine(base: PolicyEngine, held_out: str, examples: list[Example]) -> 
         torch_logits(model, calib_texts), heads.logits(encoder.encode(calib_texts)), calib
     )
 
+    tables = {lang: stack_table(params, HEADS, lang) for lang in ("en", "fr", "all")}
+
     def predict(texts: list[str]) -> list[dict[str, float]]:
         model_logits = torch_logits(model, texts)
         multilingual_logits = heads.logits(encoder.encode(texts))
         out = []
         for m_row, u_row, text in zip(model_logits, multilingual_logits, texts, strict=True):
             lang = detect_language(text)
-            probs = {}
-            for i, head in enumerate(HEADS):
-                a, c, b = params[head].get(lang, params[head]["all"])
-                probs[head] = float(sigmoid(a * m_row[i] + c * u_row[i] + b))
-            out.append(probs)
+            probs = stacked_probabilities(m_row, u_row, tables[lang if lang in tables else "all"])
+            out.append({head: float(p) for head, p in zip(HEADS, probs, strict=True)})
         return out
 
     return PolicyEngine(base.store, base.classifier, predict=predict)

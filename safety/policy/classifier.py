@@ -68,8 +68,22 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def platt(logit: np.ndarray, a: float, b: float) -> np.ndarray:
-    return sigmoid(logit * a + b)
+def stack_table(
+    calibration: dict[str, dict[str, list[float]]], heads: tuple[str, ...], lang: str
+) -> np.ndarray:
+    """(a, c, b) per head for one language key ("en", "fr", "all"); a language without its own
+    falls back to "all"."""
+    rows = [calibration[h].get(lang, calibration[h]["all"]) for h in heads]
+    if any(len(row) != 3 for row in rows):
+        raise ModelUnavailable("text model calibration is not a stacked (a, c, b) triple")
+    return np.array(rows, dtype=np.float64)
+
+
+def stacked_probabilities(
+    model_logits: np.ndarray, multilingual_logits: np.ndarray, table: np.ndarray
+) -> np.ndarray:
+    """sigmoid(a * model + c * multilingual + b) per head, for one text's two logit rows."""
+    return sigmoid(table[:, 0] * model_logits + table[:, 1] * multilingual_logits + table[:, 2])
 
 
 class MultilingualHeads:
@@ -115,17 +129,11 @@ class TextClassifier:
         self.encoder = encoder
         self.multilingual_heads = heads
         self.meta = meta
-        calibration = meta.data["calibration"]
-        names = meta.heads
-        if heads.weights.shape[0] != len(names):
+        if heads.weights.shape[0] != len(meta.heads):
             raise ModelUnavailable("multilingual heads do not match the recorded heads")
-        # (a, c, b) per language per head; a language without its own falls back to "all".
-        self._stack: dict[str, np.ndarray] = {}
-        for lang in LANGUAGE_KEYS:
-            rows = [calibration[h].get(lang, calibration[h]["all"]) for h in names]
-            if any(len(row) != 3 for row in rows):
-                raise ModelUnavailable("text model calibration is not a stacked (a, c, b) triple")
-            self._stack[lang] = np.array(rows, dtype=np.float64)
+        self._stack = {
+            lang: stack_table(meta.data["calibration"], meta.heads, lang) for lang in LANGUAGE_KEYS
+        }
 
     @classmethod
     def load(cls, threads: int | None = None, directory: Path = MODEL_DIR) -> TextClassifier:
@@ -158,9 +166,8 @@ class TextClassifier:
         out = np.empty(model_logits.shape, dtype=np.float64)
         for row, text in enumerate(texts):
             lang = detect_language(text)
-            stack = self._stack[lang if lang in ("en", "fr") else "all"]
-            a, c, b = stack[:, 0], stack[:, 1], stack[:, 2]
-            out[row] = sigmoid(a * model_logits[row] + c * multilingual_logits[row] + b)
+            table = self._stack[lang if lang in ("en", "fr") else "all"]
+            out[row] = stacked_probabilities(model_logits[row], multilingual_logits[row], table)
         return out
 
     def predict(self, texts: list[str]) -> list[dict[str, float]]:
