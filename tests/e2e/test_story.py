@@ -13,25 +13,48 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from assembly.reactions import all_reactions
 from cameoguard.contracts import CONTENT_PUBLISHED
 from cameoguard.db import session_scope
+from cameoguard.events import OutboxEvent
 from consumers.relay import OutboxRelay, make_producer
-from consumers.runner import Handler, Worker, WorkerConfig, reaction_topics, reactions_handler
+from consumers.runner import (
+    Handler,
+    Worker,
+    WorkerConfig,
+    describe,
+    reaction_topics,
+    reactions_handler,
+)
 from consumers.signals.registry import SIGNALS
-from consumers.tables import FeedItem
+from consumers.tables import FeedItem, FeedScore
 from generator.pipeline import Tools
+from rights.tables import ItemFingerprint
 from tests.conftest import auth, make_key
 from tests.feed import scorer
 from tests.generator.conftest import enroll, job, run_queue, submit
 from tests.media_factory import transcode
 
 pytestmark = [pytest.mark.slow, pytest.mark.kafka]
+
+
+@dataclass
+class _Running:
+    """The feed of the test in hand, described when a wait times out."""
+
+    relay: OutboxRelay | None = None
+    workers: list[Worker] = field(default_factory=list)
+    threads: list[threading.Thread] = field(default_factory=list)
+
+
+_running = _Running()
 
 
 @pytest.fixture
@@ -58,13 +81,19 @@ def feed(database: str, bootstrap: str, tools: Tools) -> Iterator[None]:
     threads += [threading.Thread(target=w.run, daemon=True) for w in workers]
     for thread in threads:
         thread.start()
+    _running.relay, _running.workers, _running.threads = relay, workers, threads
     yield
+    _running.relay, _running.workers, _running.threads = None, [], []
     stop.set()
     for worker in workers:
         worker.stop.set()
     for thread in threads:
         thread.join(timeout=30)
     relay.producer.close()
+    leaked = [t.name for t in threads if t.is_alive()]
+    assert not leaked, (
+        f"feed threads still running after 30 s (they would outlive the test): {leaked}"
+    )
 
 
 def _wait(what: str, condition: Callable[[], bool], timeout_s: float = 120.0) -> None:
@@ -73,7 +102,34 @@ def _wait(what: str, condition: Callable[[], bool], timeout_s: float = 120.0) ->
         if condition():
             return
         time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
+    raise AssertionError(f"timed out waiting for {what}\n{_snapshot()}")
+
+
+def _snapshot() -> str:
+    """What the feed was doing when a wait timed out: each worker's counters and lag, the
+    relay's, the threads alive, the outbox rows not yet published and each item's signals."""
+    lines = []
+    if _running.relay is not None:
+        relay = _running.relay
+        lines.append(f"relay: published={relay.published} replays={relay.replays}")
+    lines += [f"worker: {describe(w)} lag={w.lag}" for w in _running.workers]
+    alive = sum(t.is_alive() for t in _running.threads)
+    lines.append(f"threads alive: {alive}/{len(_running.threads)}")
+    with session_scope() as session:
+        pending = session.scalars(
+            select(OutboxEvent.topic).where(OutboxEvent.published_at.is_(None))
+        ).all()
+        lines.append(f"outbox pending: {sorted(pending)}")
+        for item in session.scalars(select(FeedItem).order_by(FeedItem.created_at)):
+            signals = session.scalars(
+                select(FeedScore.classifier).where(FeedScore.item_id == item.id)
+            ).all()
+            kept = session.get(ItemFingerprint, item.id) is not None
+            lines.append(
+                f"item {item.id}: {item.state}, scored by {sorted(signals)}, "
+                f"fingerprints kept: {kept}, parent: {item.parent_item_id}"
+            )
+    return "\n".join(lines)
 
 
 def _state(item_id: str) -> str | None:
