@@ -7,7 +7,9 @@ the offset. A failing handler is retried with backoff; a message that still fail
 its schema, goes to the group's dead-letter topic with the error, and the worker moves on.
 A broker that cannot be reached or times out never ends the worker: it closes its clients,
 waits (with backoff) and connects again; uncommitted messages are delivered again and handled
-idempotently. SIGTERM finishes the message in hand, commits, and leaves the group; a process
+idempotently. A worker that is behind the end of its log and handles nothing for `stall_s`
+leaves the group and joins again, so a fetch or an assignment that stopped moving heals itself.
+SIGTERM finishes the message in hand, commits, and leaves the group; a process
 that cannot finish within its grace period (a broker that does not answer) exits anyway, and
 its uncommitted messages go to another instance."""
 
@@ -63,6 +65,9 @@ class WorkerConfig:
     backoff_s: float = 0.5
     poll_ms: int = 500
     topic_prefix: str = ""  # physical topic = prefix + logical name (environments, tenants)
+    # Behind the end of the log without handling a message this long: leave the group and join
+    # again (a fetch or an assignment that no longer moves would otherwise hold it for ever).
+    stall_s: float = 60.0
 
 
 BOOTSTRAP_TIMEOUT_MS = 2_000
@@ -76,6 +81,7 @@ class Worker:
         self.handled = 0
         self.dead_lettered = 0
         self.reconnects = 0
+        self.stalls = 0
         self.lag: int | None = None
         self._consumer: KafkaConsumer | None = None
         self._producer: KafkaProducer | None = None
@@ -154,15 +160,17 @@ class Worker:
         partition = TopicPartition(record.topic, record.partition)
         self._consumer.commit({partition: OffsetAndMetadata(record.offset + 1, "", -1)})
 
-    def _update_lag(self) -> None:
+    def _update_lag(self) -> int | None:
+        """Messages behind the end of the log on the assigned partitions; None when none are."""
         assert self._consumer is not None
         assigned = self._consumer.assignment()
         if not assigned:
-            return
+            return None
         ends = self._consumer.end_offsets(list(assigned))
         lag = sum(max(0, ends[p] - (self._consumer.position(p) or 0)) for p in assigned)
         LAG.labels(self.config.group).set(lag)
         self.lag = lag
+        return lag
 
     def run(self, max_backoff_s: float = 10.0) -> None:
         """Until `stop` is set. Each record is handled, then its offset committed."""
@@ -184,7 +192,10 @@ class Worker:
                 self._close()
 
     def _consume(self) -> None:
+        """Until `stop`, or until the worker is behind the log and handles nothing for
+        `stall_s` (then run() connects again; what was not committed is delivered again)."""
         assert self._consumer is not None
+        moved = time.monotonic()
         while not self.stop.is_set():
             batches = self._consumer.poll(timeout_ms=self.config.poll_ms)
             for records in batches.values():
@@ -192,9 +203,20 @@ class Worker:
                     # The message in hand is finished even when SIGTERM arrives meanwhile.
                     self._handle(record)
                     self._commit(record)
+                    moved = time.monotonic()
                     if self.stop.is_set():
                         return
-            self._update_lag()
+            if not self._update_lag():
+                moved = time.monotonic()  # caught up, or nothing assigned to this instance
+            elif time.monotonic() - moved > self.config.stall_s:
+                self.stalls += 1
+                MESSAGES.labels(self.config.group, "stalled").inc()
+                log.warning(
+                    "behind the log without progress; joining the group again",
+                    extra={"group": self.config.group, "lag": self.lag,
+                           "stalled_s": round(time.monotonic() - moved, 1)},
+                )  # fmt: skip
+                return
 
     def _close(self) -> None:
         """Closes the clients without waiting on a broker that may be gone."""
@@ -234,6 +256,7 @@ def describe(worker: Worker) -> dict[str, Any]:
         "handled": worker.handled,
         "dead_lettered": worker.dead_lettered,
         "reconnects": worker.reconnects,
+        "stalls": worker.stalls,
     }
 
 

@@ -129,3 +129,50 @@ def test_a_handler_that_keeps_failing_is_retried_then_dead_lettered(
     dead = [json.loads(m.value) for m in read_topic(dead_letter_topic(config.group), bootstrap)]
     poison = [d for d in dead if d["key"] == f"{run}_poison"]
     assert len(poison) == 1 and "storage unavailable" in poison[0]["error"]
+
+
+class _FetchThatStops(Worker):
+    """A worker whose first consumer stops fetching once it has its partitions (its poll keeps
+    the group membership but returns nothing), as a fetch or assignment that no longer moves."""
+
+    def __init__(self, config: WorkerConfig, handler) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(config, handler)
+        self.connections = 0
+
+    def _connect(self) -> None:
+        super()._connect()
+        self.connections += 1
+        consumer = self._consumer
+        assert consumer is not None
+        if self.connections > 1:
+            return
+        poll = consumer.poll
+
+        def stuck(timeout_ms: int = 0, **kwargs):  # type: ignore[no-untyped-def]
+            for partition, records in poll(timeout_ms=timeout_ms, **kwargs).items():
+                consumer.seek(partition, records[0].offset)  # fetched, never handed over
+            if consumer.assignment():
+                consumer.pause(*consumer.assignment())
+            return {}
+
+        consumer.poll = stuck  # type: ignore[method-assign]
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_a_worker_behind_the_log_that_stops_moving_joins_again_and_catches_up(
+    database: str, bootstrap: str
+) -> None:
+    run = uuid.uuid4().hex[:8]
+    handled: list[str] = []
+    producer = make_producer(bootstrap)
+    for i in range(3):
+        producer.send(CONTENT_PUBLISHED, key=f"{run}_{i}", value=_item(f"{run}_{i}", "x"))
+    producer.flush()
+    producer.close()
+    config = WorkerConfig(
+        group=f"stall-{run}", topics=[CONTENT_PUBLISHED], bootstrap=bootstrap, stall_s=3.0
+    )
+    worker = _FetchThatStops(config, lambda _topic, message, _h: handled.append(message.item_id))
+    _run_until(worker, lambda: {f"{run}_{i}" for i in range(3)} <= set(handled))
+    assert worker.stalls == 1 and worker.connections == 2
+    assert sorted(h for h in handled if h.startswith(run)) == [f"{run}_{i}" for i in range(3)]
