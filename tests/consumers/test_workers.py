@@ -36,6 +36,15 @@ def _item(item_id: str, caption: str) -> dict:
     }
 
 
+def _publish(bootstrap: str, item_ids: list[str]) -> None:
+    """Publishes one item per id (caption "x") to content.published, acknowledged."""
+    producer = make_producer(bootstrap)
+    for item_id in item_ids:
+        producer.send(CONTENT_PUBLISHED, key=item_id, value=_item(item_id, "x"))
+    producer.flush()
+    producer.close()
+
+
 def _run_until(worker: Worker, done, timeout_s: float = 60.0) -> None:  # type: ignore[no-untyped-def]
     thread = threading.Thread(target=worker.run, daemon=True)
     thread.start()
@@ -115,11 +124,7 @@ def test_a_handler_that_keeps_failing_is_retried_then_dead_lettered(
         if message.item_id.endswith("poison"):
             raise RuntimeError("storage unavailable")
 
-    producer = make_producer(bootstrap)
-    for suffix in ("poison", "fine"):
-        producer.send(CONTENT_PUBLISHED, key=f"{run}_{suffix}", value=_item(f"{run}_{suffix}", "x"))
-    producer.flush()
-    producer.close()
+    _publish(bootstrap, [f"{run}_poison", f"{run}_fine"])
     config = WorkerConfig(
         group=f"flaky-{run}", topics=[CONTENT_PUBLISHED], bootstrap=bootstrap, backoff_s=0.05
     )
@@ -164,11 +169,7 @@ def test_a_worker_behind_the_log_that_stops_moving_joins_again_and_catches_up(
 ) -> None:
     run = uuid.uuid4().hex[:8]
     handled: list[str] = []
-    producer = make_producer(bootstrap)
-    for i in range(3):
-        producer.send(CONTENT_PUBLISHED, key=f"{run}_{i}", value=_item(f"{run}_{i}", "x"))
-    producer.flush()
-    producer.close()
+    _publish(bootstrap, [f"{run}_{i}" for i in range(3)])
     config = WorkerConfig(
         group=f"stall-{run}", topics=[CONTENT_PUBLISHED], bootstrap=bootstrap, stall_s=3.0
     )
