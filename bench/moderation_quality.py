@@ -54,9 +54,9 @@ EVAL_FILES = (
     EVAL_DIR / "fresh.jsonl",
     EVAL_DIR / "dev2.jsonl",  # the rules of pack 2026.12.3 were written against it
     EVAL_DIR / "holdout.jsonl",  # written blind; scored for several packs since
-    EVAL_DIR / "holdout2.jsonl",  # written blind after pack 2026.12.3; first scored for 2026.12.4
+    EVAL_DIR / "holdout2.jsonl",  # blind, scored for 2026.12.4; the rules of 2026.12.5 read it
 )
-HEADLINE_FILE = EVAL_DIR / "holdout2.jsonl"  # written blind: nothing was tuned on it
+HEADLINE_FILE = EVAL_DIR / "holdout2.jsonl"  # blind until pack 2026.12.5, whose rules read it
 LOSO_FILE = ROOT / "bench" / "moderation_loso.json"  # committed: the README quotes it
 LOSO_MAX_TRAIN = 7000
 LOSO_MAX_SCORED = 3000  # rows of a large held-out folder scored (a fixed random sample)
