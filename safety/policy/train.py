@@ -14,9 +14,10 @@ inputs truncated to MAX_TOKENS word pieces, batches of similar lengths. Then the
 to ONNX and quantised to int8. Beside it, one weighted logistic regression per head is fitted on
 the multilingual encoder's vectors of the same training rows (same example weights; it carries
 English examples over to French). Finally each head's two logits (the *int8 graph's* and the
-multilingual head's) are stacked by a logistic regression on the calibration split, per language
-where that language has at least MIN_CALIBRATION_POSITIVES positives and negatives, else on both
-languages. The test split is never read here. `--heads-only` keeps the committed fine-tuned graph
+multilingual head's) are stacked by a logistic regression on the calibration split, its rows
+weighed like training rows, per language where that language has at least
+MIN_CALIBRATION_POSITIVES positives and negatives, else on both languages. The test split is
+never read here. `--heads-only` keeps the committed fine-tuned graph
 (its recorded SHA-256 checked) and refits the multilingual heads and the calibration.
 Seeds are fixed; float reductions on several threads may still differ in the last bits between
 runs, so the committed file's SHA-256 is recorded rather than reproduced bit for bit.
@@ -197,12 +198,13 @@ def fit_multilingual_heads(vectors: np.ndarray, examples: list[Example]) -> Mult
     return MultilingualHeads(weights, bias)
 
 
-def _stack(features: np.ndarray, y: np.ndarray) -> list[float]:
-    """(a, c, b) of sigmoid(a * model + c * multilingual + b) on one head's calibration rows."""
+def _stack(features: np.ndarray, y: np.ndarray, weights: np.ndarray) -> list[float]:
+    """(a, c, b) of sigmoid(a * model + c * multilingual + b) on one head's calibration rows,
+    each row weighed like a training row."""
     if y.min() == y.max():  # one class only: no calibration possible, the head stays silent
         return [1.0, 0.0, -20.0]
     model = LogisticRegression(C=1e4, solver="lbfgs", max_iter=1000)
-    model.fit(features, y)
+    model.fit(features, y, sample_weight=weights)
     a, c = (round(float(v), 6) for v in model.coef_[0])
     return [a, c, round(float(model.intercept_[0]), 6)]
 
@@ -211,13 +213,16 @@ def calibrate(
     model_logits: np.ndarray, multilingual_logits: np.ndarray, examples: list[Example]
 ) -> dict[str, dict[str, list[float]]]:
     """Stacking parameters per head: `all` (both languages) and per language where it has enough
-    positives and negatives in the calibration split."""
-    y, _ = _targets(examples)
+    positives and negatives in the calibration split. Rows weigh what they weigh in training
+    (source trust, French benign rows double): unweighted, the tweet sources that fill most of
+    the split set the stack, and it leant on the fine-tuned graph, which knows those sources,
+    over the multilingual heads, which carry better to prompts and to French."""
+    y, w = _targets(examples)
     langs = np.array([e.lang for e in examples])
     out: dict[str, dict[str, list[float]]] = {}
     for i, head in enumerate(HEADS):
         features = np.stack([model_logits[:, i], multilingual_logits[:, i]], axis=1)
-        params = {"all": _stack(features, y[:, i])}
+        params = {"all": _stack(features, y[:, i], w)}
         for lang in LANGUAGES:
             rows = langs == lang
             pos = int(y[rows, i].sum())
@@ -225,7 +230,7 @@ def calibrate(
                 pos >= MIN_CALIBRATION_POSITIVES
                 and int(rows.sum()) - pos >= MIN_CALIBRATION_POSITIVES
             ):
-                params[lang] = _stack(features[rows], y[rows, i])
+                params[lang] = _stack(features[rows], y[rows, i], w[rows])
         out[head] = params
     return out
 
