@@ -3,7 +3,8 @@
 Category scores come from the classifier heads (mapped below), raised to the floor of any rule
 that signals the category; a `block` or `review` rule forces that outcome. Thresholds come from
 the pack, the strictest of the sets that apply (default, generation prompt, teen account, cameo in
-the prompt).
+the prompt). A category's `model_action` caps what the classifier alone can do there (the
+misinformation head asks for review; a rule blocks).
 A classifier that cannot run raises; callers turn that into an error, never into `allow`.
 """
 
@@ -147,7 +148,17 @@ def _strictest(policy: CategoryPolicy, context: CheckContext) -> tuple[Threshold
 
 
 def _cap(action: str, policy: CategoryPolicy) -> str:
-    return action if ACTION_RANK[action] <= ACTION_RANK[policy.action] else policy.action
+    return _cap_to(action, policy.action)
+
+
+def _cap_to(action: str, strongest: str) -> str:
+    return action if ACTION_RANK[action] <= ACTION_RANK[strongest] else strongest
+
+
+def _by_score(score: float, thresholds: Thresholds) -> str:
+    if score >= thresholds.block:
+        return "block"
+    return "review" if score >= thresholds.review else "allow"
 
 
 @dataclass(frozen=True)
@@ -372,15 +383,13 @@ class PolicyEngine:
             thresholds, threshold_set = _strictest(policy, context)
             category_hits = by_category.get(name, [])
             applies = context.purpose in policy.applies_to
-            score = model_score
-            for hit in category_hits:
-                if hit.effect == "signal":
-                    score = max(score, hit.score)
-            action = "allow"
-            if score >= thresholds.block:
-                action = "block"
-            elif score >= thresholds.review:
-                action = "review"
+            signal = max((h.score for h in category_hits if h.effect == "signal"), default=0.0)
+            score = max(model_score, signal)
+            action = max(
+                _cap_to(_by_score(model_score, thresholds), policy.model_action),
+                _by_score(signal, thresholds),
+                key=ACTION_RANK.__getitem__,
+            )
             for hit in category_hits:
                 if (
                     hit.effect in ("block", "review")
@@ -402,6 +411,11 @@ class PolicyEngine:
             )
             if action != "allow":
                 source = f"rules {', '.join(categories[name].rules)}" if category_hits else "model"
+                if (
+                    ACTION_RANK[policy.model_action]
+                    < ACTION_RANK[_by_score(model_score, thresholds)]
+                ):
+                    source += f"; the model alone can at most {policy.model_action}"
                 reasons.append(
                     f"{name}: {action} (score {score:.2f} vs review {thresholds.review:.2f} / "
                     f"block {thresholds.block:.2f}, {threshold_set} thresholds; {source})"

@@ -78,6 +78,14 @@ class CategoryPolicy(_Strict):
     teen: Thresholds | None = Field(None, description="Stricter thresholds for teen accounts")
     cameo: Thresholds | None = Field(None, description="Stricter thresholds when a cameo is used")
     action: Action = Field("block", description="The strongest action this category can take")
+    model_action: Action = Field(
+        "block",
+        description=(
+            "The strongest action the classifier alone can take here; a rule can go up to"
+            " `action` (misinformation: the model learns the topic, not the falsity, so alone"
+            " it asks for review)"
+        ),
+    )
     applies_to: list[Purpose] = Field(
         default_factory=lambda: list(PURPOSES),
         description="Texts this category is checked on (real people: generation prompts only)",

@@ -219,3 +219,25 @@ def test_school_words_without_sexual_wording_are_not_read_as_sexual(engine: Poli
     decision = engine.check("my daughter's first day of middle school", caption)
     assert decision.action == "allow" and decision.categories["sexual"].score < 0.3
     assert engine.check("a sixth grader in sexy lingerie", caption).action == "block"
+
+
+def test_the_model_alone_only_asks_for_review_on_misinformation(engine: PolicyEngine) -> None:
+    """Public-service videos share the misinformation head's topics (voting, vaccines,
+    storms): near-certain scores from the model alone go to review; a rule still blocks."""
+    from safety.policy.training_data import HEADS
+
+    def certain(texts: list[str]) -> list[dict[str, float]]:
+        return [{h: 0.999 if h == "misinformation" else 0.0 for h in HEADS} for _ in texts]
+
+    sure = PolicyEngine(engine.store, engine.classifier, predict=certain)
+    assert engine.pack.categories["misinformation"].model_action == "review"
+    decision = sure.check("explainer on how mail-in ballots are counted, sources on screen", ADULT)
+    result = decision.categories["misinformation"]
+    assert result.model_score >= result.thresholds["block"] and result.action == "review"
+    assert decision.action == "review"
+    assert any("the model alone can at most review" in r for r in decision.reasons)
+    faked = sure.check(
+        "realistic breaking news footage of a tsunami hitting Nice today, make it look real",
+        ADULT,
+    )
+    assert faked.categories["misinformation"].action == "block" and faked.action == "block"
