@@ -22,8 +22,10 @@ evaluation prompts (disguised and French), English and French separately.
    first scored for earlier figures), the second development set (`dev2.jsonl`, the rules of
    pack 2026.12.3 were written against it), the first held-out set (`holdout.jsonl`, written
    blind by another author, scored for several packs), the second (`holdout2.jsonl`, written
-   blind by an author who read none of the rules, first scored for pack 2026.12.4 and the
-   stacked classifier: the headline) and all five.
+   blind by an author who read none of the rules, first scored for pack 2026.12.4; the rules of
+   pack 2026.12.5 were then written against its misses), the third (`holdout3.jsonl`, written
+   blind, first scored for pack 2026.12.6 and the model fine-tuned on the written prompts: the
+   headline) and all six.
 """
 
 from __future__ import annotations
@@ -55,8 +57,9 @@ EVAL_FILES = (
     EVAL_DIR / "dev2.jsonl",  # the rules of pack 2026.12.3 were written against it
     EVAL_DIR / "holdout.jsonl",  # written blind; scored for several packs since
     EVAL_DIR / "holdout2.jsonl",  # blind, scored for 2026.12.4; the rules of 2026.12.5 read it
+    EVAL_DIR / "holdout3.jsonl",  # blind, first scored for pack 2026.12.6 and its model
 )
-HEADLINE_FILE = EVAL_DIR / "holdout2.jsonl"  # blind until pack 2026.12.5, whose rules read it
+HEADLINE_FILE = EVAL_DIR / "holdout3.jsonl"  # the last blind score
 LOSO_FILE = ROOT / "bench" / "moderation_loso.json"  # committed: the README quotes it
 LOSO_MAX_TRAIN = 7000
 LOSO_MAX_SCORED = 3000  # rows of a large held-out folder scored (a fixed random sample)
@@ -288,10 +291,12 @@ def written_eval(engine: PolicyEngine, files: tuple[Path, ...]) -> dict[str, flo
     for lang in ("en", "fr", "all"):
         mine = [r for r in rows if lang == "all" or r["lang"] == lang]
         for age in ("adult", "teen"):
-            decisions = engine.check_many(
-                [r["text"] for r in mine],
-                CheckContext(age_group=age),  # type: ignore[arg-type]
-            )
+            context = CheckContext(age_group=age)  # type: ignore[arg-type]
+            decisions = [  # in parts, as _decide does: one call waits at most 30 s for its batch
+                d
+                for start in range(0, len(mine), 64)
+                for d in engine.check_many([r["text"] for r in mine[start : start + 64]], context)
+            ]
             harmful = [d for r, d in zip(mine, decisions, strict=True) if r["harmful"]]
             benign = [d for r, d in zip(mine, decisions, strict=True) if not r["harmful"]]
             allowed = sum(d.action == "allow" for d in harmful) / len(harmful)
