@@ -105,12 +105,19 @@ def _decide(engine: PolicyEngine, examples: list[Example], age_group: str = "adu
     for social in (False, True):
         idx = [i for i, e in enumerate(examples) if (e.source in SOCIAL_SOURCES) == social]
         context = CheckContext(age_group=age_group, purpose="comment" if social else "generation")  # type: ignore[arg-type]
-        for start in range(0, len(idx), 64):
-            part = idx[start : start + 64]
-            texts = [examples[i].text for i in part]
-            for i, d in zip(part, engine.check_many(texts, context), strict=True):
-                out[i] = d
+        decisions = _check_in_parts(engine, [examples[i].text for i in idx], context)
+        for i, d in zip(idx, decisions, strict=True):
+            out[i] = d
     return out
+
+
+def _check_in_parts(engine: PolicyEngine, texts: list[str], context: CheckContext) -> list:  # type: ignore[type-arg]
+    """Decisions in parts of 64 texts: one call waits at most 30 s for its batch."""
+    return [
+        d
+        for start in range(0, len(texts), 64)
+        for d in engine.check_many(texts[start : start + 64], context)
+    ]
 
 
 def label_table(examples: list[Example], decisions, model_scores) -> list[dict]:  # type: ignore[no-untyped-def]
@@ -292,11 +299,7 @@ def written_eval(engine: PolicyEngine, files: tuple[Path, ...]) -> dict[str, flo
         mine = [r for r in rows if lang == "all" or r["lang"] == lang]
         for age in ("adult", "teen"):
             context = CheckContext(age_group=age)  # type: ignore[arg-type]
-            decisions = [  # in parts, as _decide does: one call waits at most 30 s for its batch
-                d
-                for start in range(0, len(mine), 64)
-                for d in engine.check_many([r["text"] for r in mine[start : start + 64]], context)
-            ]
+            decisions = _check_in_parts(engine, [r["text"] for r in mine], context)
             harmful = [d for r, d in zip(mine, decisions, strict=True) if r["harmful"]]
             benign = [d for r, d in zip(mine, decisions, strict=True) if not r["harmful"]]
             allowed = sum(d.action == "allow" for d in harmful) / len(harmful)

@@ -147,11 +147,7 @@ def _strictest(policy: CategoryPolicy, context: CheckContext) -> tuple[Threshold
     return Thresholds(review=review, block=block), names
 
 
-def _cap(action: str, policy: CategoryPolicy) -> str:
-    return _cap_to(action, policy.action)
-
-
-def _cap_to(action: str, strongest: str) -> str:
+def _cap(action: str, strongest: str) -> str:
     return action if ACTION_RANK[action] <= ACTION_RANK[strongest] else strongest
 
 
@@ -385,8 +381,9 @@ class PolicyEngine:
             applies = context.purpose in policy.applies_to
             signal = max((h.score for h in category_hits if h.effect == "signal"), default=0.0)
             score = max(model_score, signal)
+            by_model = _by_score(model_score, thresholds)
             action = max(
-                _cap_to(_by_score(model_score, thresholds), policy.model_action),
+                _cap(by_model, policy.model_action),
                 _by_score(signal, thresholds),
                 key=ACTION_RANK.__getitem__,
             )
@@ -399,7 +396,7 @@ class PolicyEngine:
                     score = max(
                         score, thresholds.block if hit.effect == "block" else thresholds.review
                     )
-            action = _cap(action, policy) if applies else "allow"
+            action = _cap(action, policy.action) if applies else "allow"
             categories[name] = CategoryResult(
                 score=round(score, 4),
                 model_score=round(model_score, 4),
@@ -411,10 +408,7 @@ class PolicyEngine:
             )
             if action != "allow":
                 source = f"rules {', '.join(categories[name].rules)}" if category_hits else "model"
-                if (
-                    ACTION_RANK[policy.model_action]
-                    < ACTION_RANK[_by_score(model_score, thresholds)]
-                ):
+                if ACTION_RANK[policy.model_action] < ACTION_RANK[by_model]:
                     source += f"; the model alone can at most {policy.model_action}"
                 reasons.append(
                     f"{name}: {action} (score {score:.2f} vs review {thresholds.review:.2f} / "
