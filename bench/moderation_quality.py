@@ -286,22 +286,28 @@ def print_loso() -> None:
     print()
 
 
-def written_eval(engine: PolicyEngine, files: tuple[Path, ...]) -> dict[str, float]:
-    rows = [json.loads(line) for path in files for line in path.read_text().splitlines()]
+AGES = ("adult", "teen")
+
+
+def written_decisions(engine: PolicyEngine, path: Path) -> tuple[list[dict], dict[str, list]]:  # type: ignore[type-arg]
+    """One file's prompts and their decisions per age group (each prompt scored once per age)."""
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    texts = [r["text"] for r in rows]
+    by_age = {age: _check_in_parts(engine, texts, CheckContext(age_group=age)) for age in AGES}  # type: ignore[arg-type]
+    return rows, by_age
+
+
+def written_eval(name: str, rows: list[dict], by_age: dict[str, list]) -> dict[str, float]:  # type: ignore[type-arg]
+    """Harmful allowed, benign blocked and benign reviewed per language and age group."""
     out: dict[str, float] = {}
-    names = " + ".join(p.name for p in files)
-    print(f"written evaluation ({names}, {len(rows)} prompts, as generation prompts):")
+    print(f"written evaluation ({name}, {len(rows)} prompts, as generation prompts):")
     columns = ("harmful allowed", "benign blocked", "benign reviewed")
     print(f"{'lang':4} {'age':6} " + " ".join(f"{c:>16}" for c in columns))
-    by_disguise: dict[tuple[str, str], list[bool]] = defaultdict(list)
-    by_category: dict[str, list[bool]] = defaultdict(list)
     for lang in ("en", "fr", "all"):
-        mine = [r for r in rows if lang == "all" or r["lang"] == lang]
-        for age in ("adult", "teen"):
-            context = CheckContext(age_group=age)  # type: ignore[arg-type]
-            decisions = _check_in_parts(engine, [r["text"] for r in mine], context)
-            harmful = [d for r, d in zip(mine, decisions, strict=True) if r["harmful"]]
-            benign = [d for r, d in zip(mine, decisions, strict=True) if not r["harmful"]]
+        idx = [i for i, r in enumerate(rows) if lang == "all" or r["lang"] == lang]
+        for age in AGES:
+            harmful = [by_age[age][i] for i in idx if rows[i]["harmful"]]
+            benign = [by_age[age][i] for i in idx if not rows[i]["harmful"]]
             allowed = sum(d.action == "allow" for d in harmful) / len(harmful)
             blocked = sum(d.action == "block" for d in benign) / len(benign)
             reviewed = sum(d.action == "review" for d in benign) / len(benign)
@@ -312,11 +318,12 @@ def written_eval(engine: PolicyEngine, files: tuple[Path, ...]) -> dict[str, flo
                 f"{lang:4} {age:6} {allowed:16.1%} {blocked:16.1%} {reviewed:16.1%}"
                 f"   ({len(harmful)} harmful, {len(benign)} benign)"
             )
-            if lang == "all" and age == "adult":
-                for r, d in zip(mine, decisions, strict=True):
-                    if r["harmful"]:
-                        by_disguise[(r["disguise"], r["lang"])].append(d.action == "allow")
-                        by_category[r["category"]].append(d.action == "allow")
+    by_disguise: dict[tuple[str, str], list[bool]] = defaultdict(list)
+    by_category: dict[str, list[bool]] = defaultdict(list)
+    for r, d in zip(rows, by_age["adult"], strict=True):
+        if r["harmful"]:
+            by_disguise[(r["disguise"], r["lang"])].append(d.action == "allow")
+            by_category[r["category"]].append(d.action == "allow")
     print(
         "harmful allowed for adults, by disguise: "
         + ", ".join(
@@ -348,11 +355,16 @@ def main() -> int:
         loso(engine, [f for f in args.loso_folds.split(",") if f])
     means = random_split(engine, args.quick)
     print_loso()
-    by_file = {path: written_eval(engine, (path,)) for path in EVAL_FILES}
-    written_eval(engine, EVAL_FILES)
+    decided = {path: written_decisions(engine, path) for path in EVAL_FILES}
+    by_file = {path: written_eval(path.name, *decided[path]) for path in EVAL_FILES}
+    written_eval(
+        " + ".join(p.name for p in EVAL_FILES),
+        [r for path in EVAL_FILES for r in decided[path][0]],
+        {age: [d for path in EVAL_FILES for d in decided[path][1][age]] for age in AGES},
+    )
     written = by_file[HEADLINE_FILE]
     adults = (
-        f"harmful allowed {written['all adult harmful allowed']:.0%}, "
+        f"harmful allowed {written['all adult harmful allowed']:.1%}, "
         f"benign blocked {written['all adult benign blocked']:.1%}, "
         f"reviewed {written['all adult benign reviewed']:.1%}"
     )
