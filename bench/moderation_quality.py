@@ -26,6 +26,10 @@ evaluation prompts (disguised and French), English and French separately.
    pack 2026.12.5 were then written against its misses), the third (`holdout3.jsonl`, written
    blind, first scored for pack 2026.12.6 and the model fine-tuned on the written prompts: the
    headline) and all six.
+4. **Sets in the shape of the outside evaluations** (`bench/_style_sets.py`, written blind and
+   never trained on): comment-style texts in the OpenAI moderation taxonomy (AUPRC per category
+   of the scores `/v1/moderations` returns) and unsafe text-to-video prompts (share not allowed
+   per category, benign prompts blocked and reviewed).
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ import numpy as np
 from sklearn.metrics import average_precision_score
 
 from bench._machine import describe
+from bench._style_sets import comment_eval, t2v_eval
 from safety.policy.engine import CheckContext, PolicyEngine, get_engine
 from safety.policy.normalize import clean
 from safety.policy.training_data import HEADS, Example, iter_examples
@@ -363,6 +368,8 @@ def main() -> int:
         {age: [d for path in EVAL_FILES for d in decided[path][1][age]] for age in AGES},
     )
     written = by_file[HEADLINE_FILE]
+    comments = comment_eval(engine, _check_in_parts)
+    t2v = t2v_eval(engine, _check_in_parts)
     adults = (
         f"harmful allowed {written['all adult harmful allowed']:.1%}, "
         f"benign blocked {written['all adult benign blocked']:.1%}, "
@@ -376,6 +383,8 @@ def main() -> int:
         + ", ".join(f"{k.split()[0]} {v:.3f}" for k, v in means.items() if k.endswith("system"))
         + f"; held-out written prompts, adults: {adults}"
         + f"; benign reviewed under teen thresholds {teen}"
+        + (f"; comment-style mean AUPRC {comments['all mean']:.3f}" if comments else "")
+        + (f"; text-to-video not allowed {t2v['harmful not allowed']:.1%}" if t2v else "")
     )
     return 0
 
