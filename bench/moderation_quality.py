@@ -14,8 +14,8 @@ evaluation prompts (disguised and French), English and French separately.
    then the held-out folder's rows (at most LOSO_MAX_SCORED, a fixed random sample) are scored
    through the engine with the same rules and thresholds. The best proxy here for data nobody
    here wrote; the shipped model, trained on everything with the full recipe, should do at least
-   as well. Results are cached in
-   `bench/moderation_loso.json` (the run takes about an hour on 2 cores) and printed from there.
+   as well. Results are cached in `bench/moderation_loso.json` (12 minutes on 2 quiet cores,
+   an hour on a busy machine) and printed from there.
 3. **Written evaluation** (`tests/data/policy_eval/`, never trained on): share of harmful
    prompts allowed, of benign ones blocked and reviewed, per language and age group; for the
    development set (`prompts.jsonl`, looked at while building), the fresh set (`fresh.jsonl`,
