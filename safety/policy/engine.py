@@ -4,7 +4,8 @@ Category scores come from the classifier heads (mapped below), raised to the flo
 that signals the category; a `block` or `review` rule forces that outcome. Thresholds come from
 the pack, the strictest of the sets that apply (default, generation prompt, teen account, cameo in
 the prompt). A category's `model_action` caps what the classifier alone can do there (the
-misinformation head asks for review; a rule blocks).
+misinformation head asks for review; a rule blocks); a threshold set can override it (the
+strictest set that applies wins: teens and cameos let the sexual head block).
 A classifier that cannot run raises; callers turn that into an error, never into `allow`.
 """
 
@@ -143,8 +144,11 @@ def _strictest(policy: CategoryPolicy, context: CheckContext) -> tuple[Threshold
         sets.append((policy.cameo, "cameo"))
     review = min(t.review for t, _ in sets)
     block = min(t.block for t, _ in sets)
+    model_action = max(
+        (t.model_action or policy.model_action for t, _ in sets), key=ACTION_RANK.__getitem__
+    )
     names = "+".join(name for _, name in sets) if len(sets) > 1 else sets[0][1]
-    return Thresholds(review=review, block=block), names
+    return Thresholds(review=review, block=block, model_action=model_action), names
 
 
 def _cap(action: str, strongest: str) -> str:
@@ -382,8 +386,9 @@ class PolicyEngine:
             signal = max((h.score for h in category_hits if h.effect == "signal"), default=0.0)
             score = max(model_score, signal)
             by_model = _by_score(model_score, thresholds)
+            model_cap = thresholds.model_action or policy.model_action
             action = max(
-                _cap(by_model, policy.model_action),
+                _cap(by_model, model_cap),
                 _by_score(signal, thresholds),
                 key=ACTION_RANK.__getitem__,
             )
@@ -408,8 +413,8 @@ class PolicyEngine:
             )
             if action != "allow":
                 source = f"rules {', '.join(categories[name].rules)}" if category_hits else "model"
-                if ACTION_RANK[policy.model_action] < ACTION_RANK[by_model]:
-                    source += f"; the model alone can at most {policy.model_action}"
+                if ACTION_RANK[model_cap] < ACTION_RANK[by_model]:
+                    source += f"; the model alone can at most {model_cap}"
                 reasons.append(
                     f"{name}: {action} (score {score:.2f} vs review {thresholds.review:.2f} / "
                     f"block {thresholds.block:.2f}, {threshold_set} thresholds; {source})"

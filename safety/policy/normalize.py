@@ -81,13 +81,13 @@ class NormalizedText:
         """True when deobfuscation changed more than the accents and @mentions: worth a second
         classifier look. A mention ("@user") folds to "auser" like leetspeak would, but the
         classifier reads it the same either way; the rules still see the folded form ("@ss")."""
-        if _strip_accents(self.base).translate(_APOSTROPHES) == self.folded:
+        if strip_accents(self.base).translate(_APOSTROPHES) == self.folded:
             return False
         without_mentions = _MENTION.sub(" ", self.base)
-        return _strip_accents(without_mentions) != fold(without_mentions)
+        return strip_accents(without_mentions) != fold(without_mentions)
 
 
-def _strip_accents(text: str) -> str:
+def strip_accents(text: str) -> str:
     decomposed = unicodedata.normalize("NFD", text)
     return unicodedata.normalize(
         "NFC", "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
@@ -132,7 +132,7 @@ def squeeze(text: str) -> str:
 
 
 def fold(base: str) -> str:
-    text = _strip_accents(base.translate(HOMOGLYPHS))
+    text = strip_accents(base.translate(HOMOGLYPHS))
     text = _LEET_WORD.sub(_decode_leet, text)
     text = _SPACED.sub(_join_spaced, text)
     return _RUN3.sub(r"\1\1", text)

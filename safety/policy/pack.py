@@ -57,6 +57,14 @@ class Thresholds(_Strict):
 
     review: float = Field(ge=0.0, le=1.0)
     block: float = Field(ge=0.0, le=1.0)
+    model_action: Action | None = Field(
+        None,
+        description=(
+            "Overrides the category's `model_action` where this set applies (when several"
+            " apply, the one that lets the model do most wins: a teen set can let the model"
+            " block where adults get a review)"
+        ),
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> Thresholds:

@@ -7,18 +7,19 @@ repository in `safety/policy/data/`) and writes `safety/policy/model/text_model-
 Recipe: all-MiniLM-L6-v2's embeddings and first 4 transformer layers (packaged weights), mean
 pooling and a linear multi-label head over `HEADS`, trained end to end (word-piece embeddings
 frozen) with a weighted binary cross-entropy: each example weighs its source's trust
-(`training_data.SOURCE_WEIGHTS`), French benign rows count double (French is otherwise mostly
-hate and harassment tweets, and the model learnt "French" as "harassment"), and each head's
-positives are up-weighted by the square root of its imbalance. AdamW, linear warm-up and decay,
-inputs truncated to MAX_TOKENS word pieces, batches of similar lengths. Then the model is exported
-to ONNX and quantised to int8. Beside it, one weighted logistic regression per head is fitted on
-the multilingual encoder's vectors of the same training rows (same example weights; it carries
-English examples over to French). Finally each head's two logits (the *int8 graph's* and the
-multilingual head's) are stacked by a logistic regression on the calibration split, its rows
-weighed like training rows, per language where that language has at least
-MIN_CALIBRATION_POSITIVES positives and negatives, else on both languages. The test split is
-never read here. `--heads-only` keeps the committed fine-tuned graph
-(its recorded SHA-256 checked) and refits the multilingual heads and the calibration.
+(`training_data.SOURCE_WEIGHTS`), French benign rows count double (French is otherwise mostly hate
+and harassment tweets, and the model learnt "French" as "harassment"), each accented French row is
+also read without its accents at half its weight (French is often typed without them), and each
+head's positives are up-weighted by the square root of its imbalance. AdamW, linear warm-up and
+decay, inputs truncated to MAX_TOKENS word pieces, batches of similar lengths. Then the model is
+exported to ONNX and quantised to int8. Beside it, one weighted logistic regression per head is
+fitted on the multilingual encoder's vectors of the same training rows (same example weights; it
+carries English examples over to French). Finally each head's two logits (the *int8 graph's* and the
+multilingual head's) are stacked by a logistic regression on the calibration split, its rows weighed
+like training rows, per language where that language has at least MIN_CALIBRATION_POSITIVES
+positives and negatives, else on both languages. The test split is never read here. `--heads-only`
+keeps the committed fine-tuned graph (its recorded SHA-256 checked) and refits the multilingual
+heads and the calibration.
 Seeds are fixed; float reductions on several threads may still differ in the last bits between
 runs, so the committed file's SHA-256 is recorded rather than reproduced bit for bit.
 """
@@ -55,7 +56,14 @@ from safety.models.text_policy_model import (
 )
 from safety.policy.classifier import MODEL_DIR, ModelMeta, MultilingualHeads
 from safety.policy.normalize import clean
-from safety.policy.training_data import DATASETS_DIR, HEADS, LANGUAGES, Example, load_split
+from safety.policy.training_data import (
+    DATASETS_DIR,
+    HEADS,
+    LANGUAGES,
+    Example,
+    load_split,
+    with_unaccented_copies,
+)
 
 LAYERS = 4
 EPOCHS = 2
@@ -63,6 +71,8 @@ BATCH = 32
 LEARNING_RATE = 8e-5
 HEAD_LEARNING_RATE = 1e-3
 FRENCH_BENIGN_WEIGHT = 2.0
+# The fine-tune also reads each accented French row without accents, at this share of its weight.
+UNACCENTED_COPY_WEIGHT = 0.5
 MIN_CALIBRATION_POSITIVES = 15
 MULTILINGUAL_C = 1.0  # inverse L2 strength of the multilingual heads (LR on 512-d vectors)
 MULTILINGUAL_HEADS_FILE = "multilingual_heads.npz"
@@ -239,6 +249,12 @@ class StaleGraph(ValueError):
     """`--heads-only` on data the recorded graph was not fine-tuned on."""
 
 
+def _recipe_tag(fine_tuned: dict[str, object]) -> str:
+    """A version suffix for recipe changes that keep the data (and so the digest) the same."""
+    recipe = fine_tuned.get("recipe")
+    return "-ua" if isinstance(recipe, dict) and recipe.get("unaccented_french_copies") else ""
+
+
 def _fine_tuned_graph(
     train_set: list[Example],
     out_dir: Path,
@@ -268,7 +284,9 @@ def _fine_tuned_graph(
             "layers": previous.data.get("layers", layers),
         }
     started = time.time()
-    model = fine_tune(train_set, epochs=epochs, layers=layers)
+    model = fine_tune(
+        with_unaccented_copies(train_set, UNACCENTED_COPY_WEIGHT), epochs=epochs, layers=layers
+    )
     seconds = round(time.time() - started)
     out_dir.mkdir(parents=True, exist_ok=True)
     export_int8(model, target)
@@ -283,6 +301,7 @@ def _fine_tuned_graph(
             "frozen": "word-piece embeddings",
             "max_tokens": MAX_TOKENS,
             "french_benign_weight": FRENCH_BENIGN_WEIGHT,
+            "unaccented_french_copies": UNACCENTED_COPY_WEIGHT,
             "seed": SEED,
             "quantisation": "onnxruntime quantize_dynamic, QInt8; one text per call",
         },
@@ -323,7 +342,8 @@ def train(
     meta = ModelMeta(
         {
             **fine_tuned,
-            "version": f"text-model-{digest}-int8-t{MAX_TOKENS}-l{layers}-use3",
+            "version": f"text-model-{digest}-int8-t{MAX_TOKENS}-l{layers}-use3"
+            + _recipe_tag(fine_tuned),
             "onnx": onnx_path.name,
             "sha256": file_sha256(onnx_path),
             "heads": list(HEADS),

@@ -21,10 +21,10 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from safety.policy.normalize import clean, fold, squeeze
+from safety.policy.normalize import clean, fold, squeeze, strip_accents
 
 DATASETS_DIR = Path(__file__).resolve().parents[3] / "shared" / "datasets"
 # Examples written for this repository (see data/SOURCE.md); a folder like the shared ones.
@@ -171,6 +171,19 @@ def iter_examples(datasets_dir: Path = DATASETS_DIR) -> Iterator[Example]:
                     weight=SOURCE_WEIGHTS.get(source, 1.0),
                 )
     yield from seen.values()
+
+
+def with_unaccented_copies(examples: list[Example], weight: float) -> list[Example]:
+    """The examples and, for each French one written with accents, a copy without them at
+    `weight` times its weight: French typed on a phone or in a hurry often has none, and the
+    English word pieces of the fine-tuned model read "tete" and "tête" differently. A copy
+    folds to the same group as its original, so it stays in the original's split."""
+    copies = []
+    for example in examples:
+        plain = strip_accents(example.text) if example.lang == "fr" else example.text
+        if plain != example.text:
+            copies.append(replace(example, text=plain, weight=example.weight * weight))
+    return examples + copies
 
 
 def load_split(split: str, datasets_dir: Path = DATASETS_DIR) -> list[Example]:

@@ -239,8 +239,8 @@ def test_an_audit_write_that_never_commits_fails_the_check(
 def test_moderations_take_the_readers_age_group_and_openai_text_parts(
     client: TestClient, platform_key: str
 ) -> None:
-    # Scored between the teen and the adult review lines (violence 0.52: teen 0.5, adult 0.6).
-    text = "a bloody nose after a dodgeball game"
+    # Between the teen and adult review lines: harassment 0.51 (teen 0.4, adult 0.6), no rule.
+    text = "sal3 conn4rd personne t'aime"
     adult = client.post("/v1/moderations", json={"input": text}, headers=auth(platform_key))
     teen = client.post(
         "/v1/moderations", json={"input": text, "age_group": "teen"}, headers=auth(platform_key)

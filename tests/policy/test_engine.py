@@ -241,3 +241,31 @@ def test_the_model_alone_only_asks_for_review_on_misinformation(engine: PolicyEn
         ADULT,
     )
     assert faked.categories["misinformation"].action == "block" and faked.action == "block"
+
+
+def test_a_threshold_set_can_let_the_model_block_where_adults_get_a_review(
+    engine: PolicyEngine,
+) -> None:
+    """The sexual head alone asks adults for review (it scores nudity and explicit requests
+    alike); for teen and unknown-age accounts and for cameos it blocks; explicit terms block."""
+    from safety.policy.training_data import HEADS
+
+    def certain(texts: list[str]) -> list[dict[str, float]]:
+        return [{h: 0.999 if h == "sexual" else 0.0 for h in HEADS} for _ in texts]
+
+    sure = PolicyEngine(engine.store, engine.classifier, predict=certain)
+    sexual = engine.pack.categories["sexual"]
+    assert sexual.model_action == "review" and sexual.teen and sexual.teen.model_action == "block"
+    text = "two adults kissing on a bed"  # no rule: the model alone decides
+    adult = sure.check(text, ADULT)
+    assert adult.categories["sexual"].action == "review" and adult.action == "review"
+    assert any("the model alone can at most review" in r for r in adult.reasons)
+    for context in (
+        CheckContext(age_group="teen"),
+        CheckContext(age_group="unknown"),
+        CheckContext(age_group="adult", uses_cameo=True),
+    ):
+        decision = sure.check(text, context)
+        assert decision.categories["sexual"].action == "block", context
+        assert not any("at most" in r for r in decision.reasons)
+    assert sure.check("two adults having sex on a bed", ADULT).action == "block"  # a rule

@@ -129,3 +129,21 @@ def test_the_multilingual_heads_learn_from_their_training_rows(examples) -> None
     logits = fit_multilingual_heads(vectors, train).logits(vectors)
     y = np.array([["sexual" in e.heads] for e in train], dtype=int)[:, 0]
     assert roc_auc_score(y, logits[:, HEADS.index("sexual")]) > 0.9
+
+
+def test_accented_french_rows_get_an_unaccented_copy_in_their_own_split() -> None:
+    from safety.policy.training_data import Example, _group, _split_of, with_unaccented_copies
+
+    rows = [
+        Example("je vais t'encastrer la tête", "fr", "w", frozenset({"violence"}), "train"),
+        Example("bonne journee", "fr", "w", frozenset(), "train", weight=2.0),
+        Example("a café in paris", "en", "w", frozenset(), "train"),
+    ]
+    out = with_unaccented_copies(rows, 0.5)
+    assert out[:3] == rows and len(out) == 4
+    copy = out[3]
+    assert copy.text == "je vais t'encastrer la tete" and copy.heads == rows[0].heads
+    assert copy.weight == 0.5 and copy.split == rows[0].split
+    # A copy's group is its original's, so the hash split puts both in the same split.
+    text = {"text": rows[0].text}
+    assert _split_of(_group(text)) == _split_of(_group({"text": copy.text}))
