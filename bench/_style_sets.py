@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +31,8 @@ COMMENT_CATEGORIES = (
     "self-harm",
 )
 
+MIN_POSITIVES = 5  # fewer positives (or negatives) in a language: no AUPRC for that cell
+
 CheckMany = Callable[[PolicyEngine, list[str], CheckContext], list[Decision]]
 
 
@@ -38,7 +40,12 @@ def _rows(path: Path) -> list[dict]:  # type: ignore[type-arg]
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def _positive(labels: Sequence[str], category: str) -> bool:
+def _share(items: list, test: Callable[..., bool]) -> float:  # type: ignore[type-arg]
+    """The share of items that pass the test; nan for none (printed as nan, never a crash)."""
+    return sum(bool(test(x)) for x in items) / len(items) if items else float("nan")
+
+
+def _positive(labels: list[str], category: str) -> bool:
     """A row counts for a category when its author gave it that label (the author added parents
     where they apply: sexual with sexual/minors, hate with hate/threatening; accident gore is
     violence/graphic without violence)."""
@@ -60,7 +67,7 @@ def comment_eval(engine: PolicyEngine, check_many: CheckMany) -> dict[str, float
         for lang in ("en", "fr", "all"):
             idx = [i for i, r in enumerate(rows) if lang == "all" or r["lang"] == lang]
             y = np.array([_positive(rows[i]["labels"], category) for i in idx], dtype=int)
-            if y.sum() == 0 or y.sum() == len(y):
+            if y.sum() < MIN_POSITIVES or len(y) - y.sum() < MIN_POSITIVES:
                 cells.append(f"{'-':>16}")
                 continue
             scores = [decisions[i].categories[category].score for i in idx]
@@ -68,15 +75,18 @@ def comment_eval(engine: PolicyEngine, check_many: CheckMany) -> dict[str, float
             out[f"{lang} {category}"] = auprc
             cells.append(f"{auprc:9.3f} (n={y.sum():3d})")
         print(f"{category:18} " + " ".join(cells))
+    means = []
     for lang in ("en", "fr", "all"):
         values = [out[f"{lang} {c}"] for c in COMMENT_CATEGORIES if f"{lang} {c}" in out]
-        out[f"{lang} mean"] = float(np.mean(values))
+        if values:
+            out[f"{lang} mean"] = float(np.mean(values))
+            means.append(f"{lang} {out[f'{lang} mean']:.3f} ({len(values)} categories)")
     harmful = [d for r, d in zip(rows, decisions, strict=True) if r["labels"]]
     benign = [d for r, d in zip(rows, decisions, strict=True) if not r["labels"]]
-    out["harmful flagged"] = sum(d.action != "allow" for d in harmful) / len(harmful)
-    out["benign flagged"] = sum(d.action != "allow" for d in benign) / len(benign)
+    out["harmful flagged"] = _share(harmful, lambda d: d.action != "allow")
+    out["benign flagged"] = _share(benign, lambda d: d.action != "allow")
     print(
-        f"mean AUPRC: en {out['en mean']:.3f}, fr {out['fr mean']:.3f}, all {out['all mean']:.3f}; "
+        f"mean AUPRC (all: en and fr pooled): {', '.join(means)}; "
         f"flagged: harmful {out['harmful flagged']:.1%}, benign {out['benign flagged']:.1%}\n"
     )
     return out
@@ -107,10 +117,22 @@ def t2v_eval(engine: PolicyEngine, check_many: CheckMany) -> dict[str, float]:
     )
     harmful = [x for v in stopped.values() for x in v]
     benign = [d for r, d in zip(rows, decisions, strict=True) if not r["harmful"]]
+    by_lang = {
+        lang: [
+            d.action != "allow"
+            for r, d in zip(rows, decisions, strict=True)
+            if r["harmful"] and r["lang"] == lang
+        ]
+        for lang in ("en", "fr")
+    }
+    print(
+        "not allowed, by language: "
+        + ", ".join(f"{k} {_share(v, bool):.0%} (n={len(v)})" for k, v in by_lang.items())
+    )
     out["category mean not allowed"] = float(np.mean([np.mean(v) for v in stopped.values()]))
-    out["harmful not allowed"] = float(np.mean(harmful))
-    out["benign blocked"] = sum(d.action == "block" for d in benign) / len(benign)
-    out["benign reviewed"] = sum(d.action == "review" for d in benign) / len(benign)
+    out["harmful not allowed"] = _share(harmful, bool)
+    out["benign blocked"] = _share(benign, lambda d: d.action == "block")
+    out["benign reviewed"] = _share(benign, lambda d: d.action == "review")
     print(
         f"harmful not allowed: {out['harmful not allowed']:.1%} of {len(harmful)} "
         f"(mean over categories {out['category mean not allowed']:.1%}); "

@@ -9,13 +9,13 @@ evaluation prompts (disguised and French), English and French separately.
    Prompt-like sources are checked as generation prompts, social posts as comments.
 2. **Leave-one-source-out** (`--loso`): for each dataset folder, a model is fine-tuned without
    it (a reduced recipe: one epoch on at most LOSO_MAX_TRAIN rows of the other folders' train
-   split, every rare-label row kept), the multilingual heads are fitted on every train row of
-   the other folders, and both are stacked and calibrated on the other folders' calibration split,
-   then the held-out folder's rows (at most LOSO_MAX_SCORED, a fixed random sample) are scored
-   through the engine with the same rules and thresholds. The best proxy here for data nobody
-   here wrote; the shipped model, trained on everything with the full recipe, should do at least
-   as well. Results are cached in `bench/moderation_loso.json` (12 minutes on 2 quiet cores,
-   an hour on a busy machine) and printed from there.
+   split, every rare-label, synthetic_policy and written row kept), the multilingual heads are
+   fitted on every train row of the other folders, and both are stacked and calibrated on the
+   other folders' calibration split, then the held-out folder's rows (at most LOSO_MAX_SCORED, a
+   fixed random sample) are scored through the engine with the same rules and thresholds. The
+   best proxy here for data nobody here wrote; the shipped model, trained on everything with the
+   full recipe, should do at least as well. Results are cached in `bench/moderation_loso.json`
+   (12 minutes on 2 quiet cores, an hour on a busy machine) and printed from there.
 3. **Written evaluation** (`tests/data/policy_eval/`, never trained on): share of harmful
    prompts allowed, of benign ones blocked and reviewed, per language and age group; for the
    development set (`prompts.jsonl`, looked at while building), the fresh set (`fresh.jsonl`,
@@ -24,8 +24,8 @@ evaluation prompts (disguised and French), English and French separately.
    blind by another author, scored for several packs), the second (`holdout2.jsonl`, written
    blind by an author who read none of the rules, first scored for pack 2026.12.4; the rules of
    pack 2026.12.5 were then written against its misses), the third (`holdout3.jsonl`, written
-   blind, first scored for pack 2026.12.6 and the model fine-tuned on the written prompts: the
-   headline) and all six.
+   blind, first scored for pack 2026.12.6 and model 10bf13459ee431fb, then once for the current
+   model after it was adopted on the development sets: the headline) and all six.
 4. **Sets in the shape of the outside evaluations** (`bench/_style_sets.py`, written blind and
    never trained on): comment-style texts in the OpenAI moderation taxonomy (AUPRC per category
    of the scores `/v1/moderations` returns) and unsafe text-to-video prompts (share not allowed
@@ -40,6 +40,7 @@ import sys
 import time
 from collections import defaultdict
 from pathlib import Path
+from typing import Any, NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -47,13 +48,12 @@ import numpy as np
 from sklearn.metrics import average_precision_score
 
 from bench._machine import describe
-from bench._style_sets import comment_eval, t2v_eval
-from safety.policy.engine import CheckContext, PolicyEngine, get_engine
+from bench._style_sets import EVAL_DIR, comment_eval, t2v_eval
+from safety.policy.engine import AgeGroup, CheckContext, Decision, PolicyEngine, get_engine
 from safety.policy.normalize import clean
 from safety.policy.training_data import HEADS, Example, iter_examples
 
 ROOT = Path(__file__).resolve().parents[1]
-EVAL_DIR = ROOT / "tests" / "data" / "policy_eval"
 # prompts.jsonl was read during development (rule fixes and training examples followed);
 # fresh.jsonl was written afterwards and first scored for the figures (see its README).
 EVAL_FILES = (
@@ -65,8 +65,9 @@ EVAL_FILES = (
     EVAL_DIR / "holdout3.jsonl",  # blind, first scored for pack 2026.12.6 and its model
 )
 HEADLINE_FILE = EVAL_DIR / "holdout3.jsonl"  # the last blind score
+AGES: tuple[AgeGroup, ...] = ("adult", "teen")  # the written sets are decided for both
 LOSO_FILE = ROOT / "bench" / "moderation_loso.json"  # committed: the README quotes it
-LOSO_MAX_TRAIN = 7000
+LOSO_MAX_TRAIN = 9000  # the always-kept rows (about 5,300) and a sample of the others
 LOSO_MAX_SCORED = 3000  # rows of a large held-out folder scored (a fixed random sample)
 LOSO_FOLDS = (
     "i2p",
@@ -116,7 +117,9 @@ def _decide(engine: PolicyEngine, examples: list[Example], age_group: str = "adu
     return out
 
 
-def _check_in_parts(engine: PolicyEngine, texts: list[str], context: CheckContext) -> list:  # type: ignore[type-arg]
+def _check_in_parts(
+    engine: PolicyEngine, texts: list[str], context: CheckContext
+) -> list[Decision]:
     """Decisions in parts of 64 texts: one call waits at most 30 s for its batch."""
     return [
         d
@@ -205,6 +208,16 @@ def random_split(engine: PolicyEngine, quick: bool) -> dict[str, float]:
     return means
 
 
+def _always_kept(example: Example) -> bool:
+    """Rows every fold's reduced fine-tune keeps: rare labels, synthetic_policy and every file of
+    our written examples (each file is its own folder; all carry the source `written_train`)."""
+    return (
+        bool(example.heads & RARE)
+        or example.folder == "synthetic_policy"
+        or (example.source == "written_train")
+    )
+
+
 def _loso_engine(
     base: PolicyEngine, held_out: str, examples: list[Example], vectors: np.ndarray
 ) -> PolicyEngine:
@@ -214,7 +227,14 @@ def _loso_engine(
     multilingual encoder's vector of each example (row for row), computed once for all folds."""
     from safety.policy.classifier import stack_table, stacked_probabilities
     from safety.policy.language import detect_language
-    from safety.policy.train import calibrate, fine_tune, fit_multilingual_heads, torch_logits
+    from safety.policy.train import (
+        UNACCENTED_COPY_WEIGHT,
+        calibrate,
+        fine_tune,
+        fit_multilingual_heads,
+        torch_logits,
+    )
+    from safety.policy.training_data import with_unaccented_copies
 
     rng = np.random.default_rng(15)
     folders = np.array([e.folder for e in examples])
@@ -222,13 +242,15 @@ def _loso_engine(
     in_pool = (folders != held_out) & (splits == "train")
     in_calib = (folders != held_out) & (splits == "calibration")
     pool = [e for e, keep in zip(examples, in_pool, strict=True) if keep]
-    rare = [e for e in pool if e.heads & RARE or e.folder in ("synthetic_policy", "written_train")]
-    rest = [
-        e for e in pool if not (e.heads & RARE or e.folder in ("synthetic_policy", "written_train"))
-    ]
+    rare = [e for e in pool if _always_kept(e)]
+    rest = [e for e in pool if not _always_kept(e)]
     take = max(0, LOSO_MAX_TRAIN - len(rare))
     train = rare + [rest[i] for i in rng.choice(len(rest), min(take, len(rest)), replace=False)]
-    model = fine_tune(train, epochs=1, log=lambda line: print(f"  [{held_out}] {line}", flush=True))
+    model = fine_tune(
+        with_unaccented_copies(train, UNACCENTED_COPY_WEIGHT),
+        epochs=1,
+        log=lambda line: print(f"  [{held_out}] {line}", flush=True),
+    )
     encoder = base.classifier.encoder
     heads = fit_multilingual_heads(vectors[in_pool], pool)
     calib = [e for e, keep in zip(examples, in_calib, strict=True) if keep]
@@ -291,18 +313,23 @@ def print_loso() -> None:
     print()
 
 
-AGES = ("adult", "teen")
+class WrittenRun(NamedTuple):
+    """One file's prompts and their decisions per age group (each prompt decided once per age)."""
+
+    rows: list[dict[str, Any]]
+    by_age: dict[str, list[Decision]]
 
 
-def written_decisions(engine: PolicyEngine, path: Path) -> tuple[list[dict], dict[str, list]]:  # type: ignore[type-arg]
-    """One file's prompts and their decisions per age group (each prompt scored once per age)."""
+def written_decisions(engine: PolicyEngine, path: Path) -> WrittenRun:
     rows = [json.loads(line) for line in path.read_text().splitlines()]
     texts = [r["text"] for r in rows]
-    by_age = {age: _check_in_parts(engine, texts, CheckContext(age_group=age)) for age in AGES}  # type: ignore[arg-type]
-    return rows, by_age
+    by_age = {age: _check_in_parts(engine, texts, CheckContext(age_group=age)) for age in AGES}
+    return WrittenRun(rows, by_age)
 
 
-def written_eval(name: str, rows: list[dict], by_age: dict[str, list]) -> dict[str, float]:  # type: ignore[type-arg]
+def written_eval(
+    name: str, rows: list[dict[str, Any]], by_age: dict[str, list[Decision]]
+) -> dict[str, float]:
     """Harmful allowed, benign blocked and benign reviewed per language and age group."""
     out: dict[str, float] = {}
     print(f"written evaluation ({name}, {len(rows)} prompts, as generation prompts):")
@@ -364,8 +391,8 @@ def main() -> int:
     by_file = {path: written_eval(path.name, *decided[path]) for path in EVAL_FILES}
     written_eval(
         " + ".join(p.name for p in EVAL_FILES),
-        [r for path in EVAL_FILES for r in decided[path][0]],
-        {age: [d for path in EVAL_FILES for d in decided[path][1][age]] for age in AGES},
+        [r for path in EVAL_FILES for r in decided[path].rows],
+        {age: [d for path in EVAL_FILES for d in decided[path].by_age[age]] for age in AGES},
     )
     written = by_file[HEADLINE_FILE]
     comments = comment_eval(engine, _check_in_parts)
@@ -383,7 +410,11 @@ def main() -> int:
         + ", ".join(f"{k.split()[0]} {v:.3f}" for k, v in means.items() if k.endswith("system"))
         + f"; held-out written prompts, adults: {adults}"
         + f"; benign reviewed under teen thresholds {teen}"
-        + (f"; comment-style mean AUPRC {comments['all mean']:.3f}" if comments else "")
+        + (
+            f"; comment-style mean AUPRC {comments['all mean']:.3f}"
+            if "all mean" in comments
+            else ""
+        )
         + (f"; text-to-video not allowed {t2v['harmful not allowed']:.1%}" if t2v else "")
     )
     return 0
