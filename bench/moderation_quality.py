@@ -24,7 +24,7 @@ evaluation prompts (disguised and French), English and French separately.
    blind by another author, scored for several packs), the second (`holdout2.jsonl`, written
    blind by an author who read none of the rules, first scored for pack 2026.12.4; the rules of
    pack 2026.12.5 were then written against its misses), the third (`holdout3.jsonl`, written
-   blind, first scored for pack 2026.12.6 and model 10bf13459ee431fb, then once for the current
+   blind, first scored for pack 2026.12.6 and model 10bf13459ee431fb, then once for each later
    model after it was adopted on the development sets: the headline) and all six.
 4. **Sets in the shape of the outside evaluations** (`bench/_style_sets.py`, written blind and
    never trained on): comment-style texts in the OpenAI moderation taxonomy (AUPRC per category
