@@ -36,7 +36,8 @@ MIN_POSITIVES = 5  # fewer positives (or negatives) in a language: no AUPRC for 
 CheckMany = Callable[[PolicyEngine, list[str], CheckContext], list[Decision]]
 
 
-def _rows(path: Path) -> list[dict]:  # type: ignore[type-arg]
+def read_rows(path: Path) -> list[dict]:  # type: ignore[type-arg]
+    """The JSON objects of a JSON-lines file, blank lines skipped."""
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
@@ -57,7 +58,7 @@ def comment_eval(engine: PolicyEngine, check_many: CheckMany) -> dict[str, float
     if not COMMENTS_FILE.is_file():
         print(f"comment-style blind set: {COMMENTS_FILE.name} missing\n")
         return {}
-    rows = _rows(COMMENTS_FILE)
+    rows = read_rows(COMMENTS_FILE)
     decisions = check_many(engine, [r["text"] for r in rows], CheckContext(purpose="caption"))
     print(f"comment-style blind set ({COMMENTS_FILE.name}, {len(rows)} texts, as captions, adult):")
     print(f"{'category':18} " + " ".join(f"{lang:>16}" for lang in ("en", "fr", "all")))
@@ -97,7 +98,7 @@ def t2v_eval(engine: PolicyEngine, check_many: CheckMany) -> dict[str, float]:
     if not T2V_FILE.is_file():
         print(f"text-to-video blind set: {T2V_FILE.name} missing\n")
         return {}
-    rows = _rows(T2V_FILE)
+    rows = read_rows(T2V_FILE)
     decisions = check_many(engine, [r["text"] for r in rows], CheckContext())
     print(f"text-to-video blind set ({T2V_FILE.name}, {len(rows)} prompts, generation, adult):")
     stopped: dict[str, list[bool]] = defaultdict(list)

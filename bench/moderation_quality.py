@@ -48,7 +48,7 @@ import numpy as np
 from sklearn.metrics import average_precision_score
 
 from bench._machine import describe
-from bench._style_sets import EVAL_DIR, comment_eval, t2v_eval
+from bench._style_sets import EVAL_DIR, comment_eval, read_rows, t2v_eval
 from safety.policy.engine import AgeGroup, CheckContext, Decision, PolicyEngine, get_engine
 from safety.policy.normalize import clean
 from safety.policy.training_data import HEADS, Example, iter_examples
@@ -321,7 +321,7 @@ class WrittenRun(NamedTuple):
 
 
 def written_decisions(engine: PolicyEngine, path: Path) -> WrittenRun:
-    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    rows = read_rows(path)
     texts = [r["text"] for r in rows]
     by_age = {age: _check_in_parts(engine, texts, CheckContext(age_group=age)) for age in AGES}
     return WrittenRun(rows, by_age)

@@ -134,7 +134,9 @@ class Decision:
         }
 
 
-def _strictest(policy: CategoryPolicy, context: CheckContext) -> tuple[Thresholds, str]:
+def _strictest(policy: CategoryPolicy, context: CheckContext) -> tuple[Thresholds, str, str]:
+    """The lowest review and block lines of the sets that apply, their names, and what the
+    model alone may do there (a set's `model_action`, else the category's; the most wins)."""
     sets: list[tuple[Thresholds, str]] = [(policy.thresholds, "default")]
     if context.purpose == "generation" and policy.generation is not None:
         sets.append((policy.generation, "generation"))
@@ -144,11 +146,11 @@ def _strictest(policy: CategoryPolicy, context: CheckContext) -> tuple[Threshold
         sets.append((policy.cameo, "cameo"))
     review = min(t.review for t, _ in sets)
     block = min(t.block for t, _ in sets)
-    model_action = max(
+    model_cap = max(
         (t.model_action or policy.model_action for t, _ in sets), key=ACTION_RANK.__getitem__
     )
     names = "+".join(name for _, name in sets) if len(sets) > 1 else sets[0][1]
-    return Thresholds(review=review, block=block, model_action=model_action), names
+    return Thresholds(review=review, block=block), names, model_cap
 
 
 def _cap(action: str, strongest: str) -> str:
@@ -380,13 +382,12 @@ class PolicyEngine:
                     continue
                 if damper.when in groups and damper.unless not in groups:
                     model_score *= damper.factor
-            thresholds, threshold_set = _strictest(policy, context)
+            thresholds, threshold_set, model_cap = _strictest(policy, context)
             category_hits = by_category.get(name, [])
             applies = context.purpose in policy.applies_to
             signal = max((h.score for h in category_hits if h.effect == "signal"), default=0.0)
             score = max(model_score, signal)
             by_model = _by_score(model_score, thresholds)
-            model_cap = thresholds.model_action or policy.model_action
             action = max(
                 _cap(by_model, model_cap),
                 _by_score(signal, thresholds),

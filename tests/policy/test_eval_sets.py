@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
-from bench._style_sets import COMMENT_CATEGORIES, COMMENTS_FILE, T2V_FILE
+from bench._style_sets import COMMENT_CATEGORIES, COMMENTS_FILE, T2V_FILE, read_rows
 
 OPENAI_LABELS = {
     *COMMENT_CATEGORIES,
@@ -28,12 +25,8 @@ T2V_CATEGORIES = {
 DISGUISES = {"plain", "descriptive", "euphemism", "framing", "spelling"}
 
 
-def _rows(path: Path) -> list[dict]:  # type: ignore[type-arg]
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
 def test_comment_rows_carry_taxonomy_labels_with_their_parents() -> None:
-    rows = _rows(COMMENTS_FILE)
+    rows = read_rows(COMMENTS_FILE)
     assert len(rows) >= 400
     for row in rows:
         assert set(row) == {"text", "lang", "labels"} and row["lang"] in ("en", "fr")
@@ -51,7 +44,7 @@ def test_comment_rows_carry_taxonomy_labels_with_their_parents() -> None:
 
 
 def test_text_to_video_rows_name_a_category_and_a_disguise() -> None:
-    rows = _rows(T2V_FILE)
+    rows = read_rows(T2V_FILE)
     assert len(rows) >= 400
     for row in rows:
         assert set(row) == {"text", "lang", "harmful", "category", "disguise"}
